@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+const shutdownGrace = 10 * time.Second
+
+func runDaemon(ctx context.Context, e Env, args []string) error {
+	fs := newFlagSet(e, "run", "[run]")
+	fs.SetOutput(e.Stdout)
+	fs.Usage = func() { printUsage(e.Stdout) }
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.Environ, e.ReadFile)
+	if err != nil {
+		return &usageError{fmt.Errorf("configuration error:\n%w", err)}
+	}
+	log := newLogger(e.Stderr, cfg.LogLevel, cfg.LogFormat)
+
+	var caPEM []byte
+	if cfg.JenkinsCAFile != "" {
+		if caPEM, err = e.ReadFile(cfg.JenkinsCAFile); err != nil {
+			return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+		}
+	}
+	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
+		Token: cfg.JenkinsToken.Reveal(), CAPEM: caPEM, Timeout: cfg.JenkinsTimeout})
+	if err != nil {
+		return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+	}
+	reg := NewRegistry(e.Version)
+	metrics := watcher.NewMetrics(reg, cfg.Groups, jenkinsErrorKinds())
+	interval, err := watcher.Interval(cfg.Schedule)
+	if err != nil {
+		return &usageError{fmt.Errorf("WATCHDOG_SCHEDULE: %w", err)}
+	}
+	pollTimeout := PollTimeout(cfg)
+	w := watcher.New(watcher.Options{
+		Jenkins: client, Groups: cfg.Groups, DryRun: cfg.DryRun, Logger: log, Metrics: metrics,
+		JenkinsURL: cfg.JenkinsURL.String(), StallAfter: 3*interval + pollTimeout,
+		Params: watcher.Params{FailoverAfter: cfg.FailoverAfter, FailbackAfter: cfg.FailbackAfter,
+			StandbyWait: cfg.StandbyWait, Failback: cfg.Failback},
+	})
+	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, Gatherer: reg, Watcher: w, Auth: cfg.MetricsAuth,
+		CertFile: cfg.MetricsTLSCertFile, KeyFile: cfg.MetricsTLSKeyFile, Logger: log})
+	if err != nil {
+		return fmt.Errorf("WATCHDOG_LISTEN_ADDR: %w", err)
+	}
+	log.Info("starting", "version", e.Version, "jenkins", cfg.JenkinsURL.String(), "user", cfg.JenkinsUser,
+		"groups", len(cfg.Groups), "schedule", cfg.Schedule, "failback", cfg.Failback, "dry_run", cfg.DryRun,
+		"listen", srv.Addr().String())
+	return serveAndWatch(ctx, srv, func(ctx context.Context) error { return w.Run(ctx, cfg.Schedule, pollTimeout) })
+}
+
+// serveAndWatch serves HTTP while watch runs. On cancellation, watch stops
+// its scheduler and finishes the poll in flight; then the server is marked
+// not ready and shut down.
+func serveAndWatch(ctx context.Context, srv *server.Server, watch func(context.Context) error) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchErr := make(chan error, 1)
+	go func() { watchErr <- watch(ctx) }()
+
+	var err error
+	select {
+	case err = <-serveErr:
+		// The server failed (TLS files, ...): stop watching too.
+		cancel()
+		if werr := <-watchErr; werr != nil {
+			err = errors.Join(err, werr)
+		}
+		return err
+	case err = <-watchErr:
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer scancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if serr := <-serveErr; serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// PollTimeout bounds one poll: the read, then at most three requests per
+// standby (fresh read, change, confirming read).
+func PollTimeout(cfg *config.Config) time.Duration {
+	n := 0
+	for _, g := range cfg.Groups {
+		n += len(g.Standbys)
+	}
+	return cfg.JenkinsTimeout * time.Duration(2+3*min(n, 10))
+}
+
+// NewRegistry is a registry with the Go and process collectors and the
+// build info, never the global one.
+func NewRegistry(version string) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jenkins_failover_build_info",
+		Help: "Build information; always 1."}, []string{"version", "goversion"})
+	info.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(info)
+	return reg
+}
+
+func jenkinsErrorKinds() []string {
+	kinds := make([]string, 0, len(jenkins.Kinds))
+	for _, k := range jenkins.Kinds {
+		kinds = append(kinds, string(k))
+	}
+	return kinds
+}

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/demo"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+func runDemo(ctx context.Context, e Env, args []string) error {
+	fs := newFlagSet(e, "demo", "demo [--listen addr] [--interval d] [--linger d]")
+	listen := fs.String("listen", "127.0.0.1:9723", "serve /metrics and /status here while the demo runs (\"\" to not serve)")
+	interval := fs.Duration("interval", 500*time.Millisecond, "time between polls")
+	linger := fs.Duration("linger", 0, "keep serving this long after the story ends")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	reg := NewRegistry(e.Version)
+	var srv *server.Server
+	defer func() {
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}
+	}()
+	fmt.Fprintln(e.Stdout, "jenkins-failover-watchdog demo: a failover and a failback against a built-in fake Jenkins")
+	err := demo.Run(ctx, demo.Options{
+		Out: e.Stdout, Interval: *interval, Registry: reg,
+		OnStart: func(w *watcher.Watcher) {
+			if *listen == "" {
+				return
+			}
+			opts := server.Options{Addr: *listen, Gatherer: reg, Watcher: w}
+			s, err := server.Listen(opts)
+			if err != nil {
+				// The default port may be taken by a real daemon: any port will do.
+				opts.Addr = "127.0.0.1:0"
+				if s, err = server.Listen(opts); err != nil {
+					fmt.Fprintf(e.Stderr, "not serving metrics: %v\n", err)
+					return
+				}
+			}
+			srv = s
+			go func() { _ = s.Serve() }()
+			fmt.Fprintf(e.Stdout, "metrics: http://%s/metrics   status: http://%s/status\n", s.Addr(), s.Addr())
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("the watchdog misbehaved: %w", err)
+	}
+	if *linger > 0 && srv != nil {
+		fmt.Fprintf(e.Stdout, "serving for another %s (Ctrl-C to stop)\n", *linger)
+		t := time.NewTimer(*linger)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func runFakeJenkins(ctx context.Context, e Env, args []string) error {
+	fs := newFlagSet(e, "fake-jenkins", "fake-jenkins [--listen addr]")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the fake controller on")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fake := fakejenkins.New(fakejenkins.Options{ControlAPI: true})
+	defer fake.Close()
+	fake.AddUser("watchdog", "fake-token", fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	for _, n := range []string{"slave01", "slave02"} {
+		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n, Launch: fakejenkins.SSH}); err != nil {
+			return err
+		}
+	}
+	if err := fake.OperatorOffline("slave02", "admin", ""); err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: *listen, Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	log := slog.New(slog.NewTextHandler(e.Stderr, nil))
+	log.Info("fake Jenkins serving (user watchdog, token fake-token; control API without auth under /-/fake/)", "addr", *listen)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,30 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+)
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `jenkins-failover-watchdog keeps Jenkins builds running when an agent dies:
+it watches groups of agents (a primary and standbys in priority order) and
+brings a parked standby online when the primary goes offline, then parks it
+again when the primary is back, without aborting builds.
+
+Usage:
+  jenkins-failover-watchdog [run]      run the daemon (configured by the environment)
+  jenkins-failover-watchdog demo       run a failover story against a built-in fake Jenkins
+  jenkins-failover-watchdog status     print a running daemon's state (--addr, --json)
+  jenkins-failover-watchdog healthcheck  exit 0 when the daemon's /livez answers 200
+  jenkins-failover-watchdog version    print the version
+  jenkins-failover-watchdog fake-jenkins  serve a fake Jenkins controller for trials (dev tool)
+
+Environment:
+`)
+	fmt.Fprint(w, config.Usage())
+	fmt.Fprint(w, `
+HTTP endpoints (WATCHDOG_LISTEN_ADDR): /metrics /status /livez /healthz /readyz
+`)
+}

@@ -1,0 +1,344 @@
+// Package config reads and validates the watchdog's configuration. The
+// environment is the only source: every variable is declared once, on the
+// fields of rawConfig, and the help text and the README table are generated
+// from those declarations so the three cannot drift apart.
+package config
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/robfig/cron/v3"
+)
+
+// FailbackMode says whether the watchdog returns a standby to standby by
+// itself once the primary is back.
+type FailbackMode string
+
+const (
+	FailbackAuto   FailbackMode = "auto"
+	FailbackManual FailbackMode = "manual"
+)
+
+// Secret holds a credential. Its String and Format never reveal the value,
+// so a Config can be logged or printed with %v without leaking it.
+type Secret struct{ value string }
+
+// NewSecret wraps a credential.
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// Reveal returns the credential for the one place that must send it.
+func (s Secret) Reveal() string { return s.value }
+
+// IsSet reports whether a credential was configured.
+func (s Secret) IsSet() bool { return s.value != "" }
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the value too.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue keeps slog from printing the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Group is one failover group: a primary and its standbys in priority order.
+type Group struct {
+	Primary  string
+	Standbys []string
+}
+
+// Name identifies the group in metrics and logs: the primary's name.
+func (g Group) Name() string { return g.Primary }
+
+// Nodes returns the primary followed by the standbys.
+func (g Group) Nodes() []string { return append([]string{g.Primary}, g.Standbys...) }
+
+// BasicAuth is a user and password that the metrics endpoint requires.
+type BasicAuth struct {
+	User     string
+	Password Secret
+}
+
+// Match compares credentials in constant time.
+func (b BasicAuth) Match(user, password string) bool {
+	u := subtle.ConstantTimeCompare([]byte(user), []byte(b.User))
+	p := subtle.ConstantTimeCompare([]byte(password), []byte(b.Password.Reveal()))
+	return u&p == 1
+}
+
+// Config is the validated configuration.
+type Config struct {
+	JenkinsURL     *url.URL
+	JenkinsUser    string
+	JenkinsToken   Secret
+	JenkinsCAFile  string
+	JenkinsTimeout time.Duration
+
+	Groups        []Group
+	Schedule      string
+	FailoverAfter int
+	FailbackAfter int
+	StandbyWait   int
+	Failback      FailbackMode
+	DryRun        bool
+
+	ListenAddr         string
+	MetricsTLSCertFile string
+	MetricsTLSKeyFile  string
+	MetricsAuth        *BasicAuth
+
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+// rawConfig declares every variable. Values are read as strings and
+// converted by Load, so that every error can name the variable to fix.
+type rawConfig struct {
+	JenkinsURL       string `env:"JENKINS_URL" default:"required" help:"controller base URL, http or https, may carry a path prefix (https://ci.example.com/jenkins)"`
+	JenkinsUser      string `env:"JENKINS_USER" help:"user for HTTP Basic authentication"`
+	JenkinsToken     string `env:"JENKINS_API_TOKEN" help:"API token of that user (prefer JENKINS_API_TOKEN_FILE)"`
+	JenkinsTokenFile string `env:"JENKINS_API_TOKEN_FILE" help:"file holding the API token, trailing newline trimmed; setting both token variables is an error"`
+	JenkinsCAFile    string `env:"JENKINS_CA_FILE" help:"extra PEM CA bundle trusted for https, on top of the system roots"`
+	JenkinsTimeout   string `env:"JENKINS_TIMEOUT" envDefault:"10s" help:"limit for each request to Jenkins"`
+
+	Pairs         string `env:"WATCHDOG_PAIRS" envDefault:"slave01:slave02" help:"groups, comma-separated; each a colon-separated priority list: primary first, then one or more standbys (slave01:slave02:slave03,build-a:build-b)"`
+	Schedule      string `env:"WATCHDOG_SCHEDULE" envDefault:"@every 10s" help:"cron spec that triggers a poll (robfig/cron: @every 10s, */1 * * * *)"`
+	FailoverAfter string `env:"WATCHDOG_FAILOVER_AFTER" envDefault:"2" help:"consecutive polls the primary must read offline before failover"`
+	FailbackAfter string `env:"WATCHDOG_FAILBACK_AFTER" envDefault:"6" help:"consecutive polls the primary must read online before failback"`
+	StandbyWait   string `env:"WATCHDOG_STANDBY_WAIT" envDefault:"3" help:"polls a standby that was asked to come online gets before it is parked again and the next standby is tried"`
+	Failback      string `env:"WATCHDOG_FAILBACK" envDefault:"auto" help:"auto, or manual (never switch back by itself: an operator parks the standby)"`
+	DryRun        string `env:"WATCHDOG_DRY_RUN" envDefault:"false" help:"decide and report, never change Jenkins"`
+
+	ListenAddr   string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for /metrics, /status and health"`
+	TLSCertFile  string `env:"WATCHDOG_TLS_CERT_FILE" help:"serve HTTPS with this PEM certificate (needs WATCHDOG_TLS_KEY_FILE)"`
+	TLSKeyFile   string `env:"WATCHDOG_TLS_KEY_FILE" help:"PEM private key for WATCHDOG_TLS_CERT_FILE"`
+	AuthFile     string `env:"WATCHDOG_AUTH_FILE" help:"file holding user:password; when set, /metrics and /status require HTTP Basic auth (health endpoints stay open)"`
+	LogLevel     string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	LogFormat    string `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
+}
+
+// Error is a configuration error naming the variable to fix.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+func varErr(name, format string, args ...any) error {
+	return &Error{Var: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Load builds a Config from environment entries ("KEY=value"). readFile
+// reads the files the configuration names; pass os.ReadFile.
+func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, error) {
+	var raw rawConfig
+	if err := env.ParseWithOptions(&raw, env.Options{Environment: env.ToMap(environ)}); err != nil {
+		return nil, fmt.Errorf("reading environment: %w", err)
+	}
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c := &Config{JenkinsUser: raw.JenkinsUser, JenkinsCAFile: raw.JenkinsCAFile, Schedule: raw.Schedule}
+
+	var err error
+	c.JenkinsURL, err = parseJenkinsURL(raw.JenkinsURL)
+	add(err)
+	c.JenkinsToken, err = loadToken(raw.JenkinsToken, raw.JenkinsTokenFile, readFile)
+	add(err)
+	if raw.JenkinsCAFile != "" {
+		if _, err := readFile(raw.JenkinsCAFile); err != nil {
+			add(varErr("JENKINS_CA_FILE", "cannot read %q: %v", raw.JenkinsCAFile, unwrapPathError(err)))
+		}
+	}
+	c.JenkinsTimeout, err = positiveDuration("JENKINS_TIMEOUT", raw.JenkinsTimeout)
+	add(err)
+	c.Groups, err = ParsePairs(raw.Pairs)
+	if err != nil {
+		add(&Error{Var: "WATCHDOG_PAIRS", Msg: err.Error()})
+	}
+	if _, err := cron.ParseStandard(raw.Schedule); err != nil {
+		add(varErr("WATCHDOG_SCHEDULE", "%q is not a cron spec: %v", raw.Schedule, err))
+	}
+	c.FailoverAfter, err = positiveInt("WATCHDOG_FAILOVER_AFTER", raw.FailoverAfter)
+	add(err)
+	c.FailbackAfter, err = positiveInt("WATCHDOG_FAILBACK_AFTER", raw.FailbackAfter)
+	add(err)
+	c.StandbyWait, err = positiveInt("WATCHDOG_STANDBY_WAIT", raw.StandbyWait)
+	add(err)
+	switch FailbackMode(strings.ToLower(strings.TrimSpace(raw.Failback))) {
+	case FailbackAuto:
+		c.Failback = FailbackAuto
+	case FailbackManual:
+		c.Failback = FailbackManual
+	default:
+		add(varErr("WATCHDOG_FAILBACK", "%q: want auto or manual", raw.Failback))
+	}
+	if b, err := strconv.ParseBool(strings.TrimSpace(raw.DryRun)); err != nil {
+		add(varErr("WATCHDOG_DRY_RUN", "%q: want true or false", raw.DryRun))
+	} else {
+		c.DryRun = b
+	}
+	c.ListenAddr = raw.ListenAddr
+	if _, _, err := net.SplitHostPort(raw.ListenAddr); err != nil {
+		add(varErr("WATCHDOG_LISTEN_ADDR", "%q: want host:port or :port", raw.ListenAddr))
+	}
+	add(loadTLS(c, raw, readFile))
+	c.MetricsAuth, err = loadAuth(raw.AuthFile, readFile)
+	add(err)
+	if err := c.LogLevel.UnmarshalText([]byte(raw.LogLevel)); err != nil {
+		add(varErr("LOG_LEVEL", "%q: want debug, info, warn or error", raw.LogLevel))
+	}
+	switch f := strings.ToLower(raw.LogFormat); f {
+	case "json", "text":
+		c.LogFormat = f
+	default:
+		add(varErr("LOG_FORMAT", "%q: want json or text", raw.LogFormat))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func parseJenkinsURL(s string) (*url.URL, error) {
+	const name = "JENKINS_URL"
+	if strings.TrimSpace(s) == "" {
+		return nil, varErr(name, "required: the controller's base URL, such as https://ci.example.com/")
+	}
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return nil, varErr(name, "not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, varErr(name, "scheme must be http or https")
+	}
+	if u.Host == "" {
+		return nil, varErr(name, "no host")
+	}
+	if u.User != nil {
+		// The URL ends up in logs and errors; credentials must not.
+		return nil, varErr(name, "must not carry credentials: use JENKINS_USER and JENKINS_API_TOKEN_FILE")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, varErr(name, "must not have a query or fragment")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func loadToken(inline, file string, readFile func(string) ([]byte, error)) (Secret, error) {
+	switch {
+	case inline != "" && file != "":
+		return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "set either JENKINS_API_TOKEN or JENKINS_API_TOKEN_FILE, not both")
+	case file != "":
+		b, err := readFile(file)
+		if err != nil {
+			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "cannot read %q: %v", file, unwrapPathError(err))
+		}
+		tok := strings.TrimRight(string(b), "\r\n")
+		if tok == "" {
+			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "%q is empty", file)
+		}
+		if strings.ContainsAny(tok, "\r\n") {
+			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "%q holds more than one line", file)
+		}
+		return NewSecret(tok), nil
+	default:
+		return NewSecret(inline), nil
+	}
+}
+
+func loadTLS(c *Config, raw rawConfig, readFile func(string) ([]byte, error)) error {
+	if (raw.TLSCertFile == "") != (raw.TLSKeyFile == "") {
+		if raw.TLSCertFile == "" {
+			return varErr("WATCHDOG_TLS_CERT_FILE", "required when WATCHDOG_TLS_KEY_FILE is set")
+		}
+		return varErr("WATCHDOG_TLS_KEY_FILE", "required when WATCHDOG_TLS_CERT_FILE is set")
+	}
+	for _, f := range []struct{ name, path string }{{"WATCHDOG_TLS_CERT_FILE", raw.TLSCertFile}, {"WATCHDOG_TLS_KEY_FILE", raw.TLSKeyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := readFile(f.path); err != nil {
+			return varErr(f.name, "cannot read %q: %v", f.path, unwrapPathError(err))
+		}
+	}
+	c.MetricsTLSCertFile, c.MetricsTLSKeyFile = raw.TLSCertFile, raw.TLSKeyFile
+	return nil
+}
+
+func loadAuth(file string, readFile func(string) ([]byte, error)) (*BasicAuth, error) {
+	if file == "" {
+		return nil, nil
+	}
+	return LoadAuthFile(file, readFile)
+}
+
+// LoadAuthFile reads a WATCHDOG_AUTH_FILE: one line user:password.
+func LoadAuthFile(file string, readFile func(string) ([]byte, error)) (*BasicAuth, error) {
+	const name = "WATCHDOG_AUTH_FILE"
+	b, err := readFile(file)
+	if err != nil {
+		return nil, varErr(name, "cannot read %q: %v", file, unwrapPathError(err))
+	}
+	line := strings.TrimRight(string(b), "\r\n")
+	user, pass, ok := strings.Cut(line, ":")
+	if !ok || user == "" || pass == "" || strings.ContainsAny(line, "\r\n") {
+		return nil, varErr(name, "%q must hold one line user:password", file)
+	}
+	return &BasicAuth{User: user, Password: NewSecret(pass)}, nil
+}
+
+func positiveInt(name, s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, varErr(name, "%q is not a whole number", s)
+	}
+	if n < 1 {
+		return 0, varErr(name, "%d: must be 1 or more", n)
+	}
+	return n, nil
+}
+
+func positiveDuration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, varErr(name, "%q is not a duration such as 10s", s)
+	}
+	if d <= 0 {
+		return 0, varErr(name, "%s: must be positive", d)
+	}
+	return d, nil
+}
+
+// unwrapPathError drops the path from an *os.PathError: the caller names
+// the file already.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

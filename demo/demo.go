@@ -1,0 +1,214 @@
+// Package demo tells the failover story end to end with nothing installed:
+// a fake Jenkins controller on loopback, the real watcher and Jenkins client
+// against it over HTTP, an agent killed and brought back. It checks the
+// watchdog's behaviour at every step and fails if it misbehaves.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+// Options shape a demo run.
+type Options struct {
+	Out      io.Writer
+	Interval time.Duration // time between polls; 0 for tests
+	Registry *prometheus.Registry
+	Sleep    func(context.Context, time.Duration) error // default: a real timer
+	// OnStart, when set, receives the watcher once built so its status
+	// and metrics can be served while the story runs.
+	OnStart func(w *watcher.Watcher)
+}
+
+const (
+	primary  = "slave01"
+	standby  = "slave02"
+	user     = "watchdog"
+	token    = "demo-token"
+	maxPolls = 12 // per chapter: a watchdog that needs more is misbehaving
+)
+
+// Params used by the demo: short counts so the story is quick to watch.
+var Params = watcher.Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto}
+
+// Run plays the story. It returns an error if the watchdog did anything it
+// should not, or failed to do what it should.
+func Run(ctx context.Context, o Options) error {
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	start := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(o.Out, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+
+	fake := fakejenkins.New(fakejenkins.Options{})
+	defer fake.Close()
+	fake.AddUser(user, token, fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	for _, n := range []string{primary, standby} {
+		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n, Launch: fakejenkins.SSH}); err != nil {
+			return err
+		}
+	}
+	// The standby waits, connected but temporarily offline: no builds land there.
+	if err := fake.OperatorOffline(standby, "admin", ""); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	url := "http://" + ln.Addr().String()
+
+	client, err := jenkins.New(jenkins.Options{URL: url, User: user, Token: token, Timeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	groups := []config.Group{{Primary: primary, Standbys: []string{standby}}}
+	w := watcher.New(watcher.Options{
+		Jenkins: client, Groups: groups, Params: Params, JenkinsURL: url,
+		Metrics: watcher.NewMetrics(reg, groups, nil),
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	if o.OnStart != nil {
+		o.OnStart(w)
+	}
+	say("fake Jenkins controller on %s: %s online, %s parked (temporarily offline)", url, primary, standby)
+	say("watchdog: failover after %d offline polls, failback after %d online polls", Params.FailoverAfter, Params.FailbackAfter)
+
+	polls := 0
+	last := watcher.PhaseUnknown
+	poll := func() error {
+		if polls > 0 {
+			if err := o.Sleep(ctx, o.Interval); err != nil {
+				return err
+			}
+		}
+		polls++
+		if err := w.Poll(ctx); err != nil {
+			return fmt.Errorf("poll %d failed: %w", polls, err)
+		}
+		st := w.GroupState(primary)
+		if st.Phase != last {
+			say("poll %-3d group %s: %s -> %s (active: %s)", polls, primary, last, st.Phase, orNone(st.Active))
+			last = st.Phase
+		}
+		return nil
+	}
+	until := func(want watcher.Phase) error {
+		for range maxPolls {
+			if err := poll(); err != nil {
+				return err
+			}
+			if last == want {
+				return nil
+			}
+		}
+		return fmt.Errorf("group never reached %s within %d polls (stuck in %s)", want, maxPolls, last)
+	}
+
+	// Chapter 1: steady state.
+	if err := until(watcher.PhaseNormal); err != nil {
+		return err
+	}
+	b1, err := fake.StartBuild(primary)
+	if err != nil {
+		return fmt.Errorf("build on %s: %w", primary, err)
+	}
+	say("build #%d running on %s", b1, primary)
+
+	// Chapter 2: the primary's agent dies.
+	if err := fake.KillAgent(primary); err != nil {
+		return err
+	}
+	say("KILL: %s's agent process dies (its running build #%d is lost with it)", primary, b1)
+	killedAt := polls
+	if err := until(watcher.PhaseFailedOver); err != nil {
+		return err
+	}
+	if n, _ := fake.Node(standby); n.Offline {
+		return errors.New("failed over, yet the standby reads offline in Jenkins")
+	}
+	say("failover after %d polls: %s now takes the builds", polls-killedAt, standby)
+	b2, err := fake.StartBuild(standby)
+	if err != nil {
+		return fmt.Errorf("build on %s after failover: %w", standby, err)
+	}
+	say("build #%d running on %s", b2, standby)
+
+	// Chapter 3: the primary comes back; the standby is parked, its build goes on.
+	if err := fake.ReviveAgent(primary); err != nil {
+		return err
+	}
+	if err := fake.Relaunch(primary); err != nil {
+		return err
+	}
+	say("REVIVE: %s's machine is back and Jenkins relaunches its agent", primary)
+	if err := until(watcher.PhaseNormal); err != nil {
+		return err
+	}
+	n, _ := fake.Node(standby)
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, watcher.ParkTag) {
+		return fmt.Errorf("after failback the standby should be parked by the watchdog; reads temporarilyOffline=%t reason=%q", n.TemporarilyOffline, n.CauseReason)
+	}
+	if _, state, _ := fake.Build(b2); state != fakejenkins.BuildState("running") {
+		return fmt.Errorf("build #%d on the standby should still run after parking; it is %s", b2, state)
+	}
+	say("failback: %s parked (%q); build #%d still running there", standby, n.CauseReason, b2)
+	if err := fake.FinishBuild(b2); err != nil {
+		return err
+	}
+	say("build #%d finished normally", b2)
+
+	// The rules the watchdog lives by, checked against the controller's log.
+	for _, r := range fake.Requests() {
+		if r.Method == http.MethodPost && strings.Contains(r.Path, "/computer/"+primary+"/") {
+			return fmt.Errorf("the watchdog sent %s %s to the primary", r.Method, r.Path)
+		}
+	}
+	say("checked: no request ever changed %s; %d polls, one GET each", primary, polls)
+	say("story complete: failover and failback worked")
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

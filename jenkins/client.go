@@ -1,0 +1,403 @@
+// Package jenkins talks to a Jenkins controller for the watcher. It drives
+// github.com/bndr/gojenkins' requester and guards against its traps: it
+// supplies an HTTP client with timeouts, TLS settings and no redirect
+// following, escapes node names, checks the status of every response and
+// every decode, and handles the CSRF crumb itself.
+package jenkins
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bndr/gojenkins"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+// Tree filters are what keeps a poll to one small request whatever the
+// number of nodes: only the fields the decision needs.
+const (
+	nodeFields    = "displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]"
+	computersTree = "computer[" + nodeFields + "]"
+	builtInClass  = "hudson.model.Hudson$MasterComputer"
+	// maxBody bounds what a misbehaving server can make us read. 1,000
+	// nodes with the tree above are about 250 kB.
+	maxBody = 16 << 20
+)
+
+// Options configure a Client.
+type Options struct {
+	URL       string // base URL, may carry a path prefix
+	User      string
+	Token     string
+	CAPEM     []byte            // extra trusted CAs
+	Timeout   time.Duration     // per request
+	Transport http.RoundTripper // for tests; default is a tuned clone of http.DefaultTransport
+}
+
+// Client implements watcher.Jenkins.
+type Client struct {
+	req     *gojenkins.Requester
+	timeout time.Duration
+
+	mu        sync.Mutex
+	crumbName string
+	crumb     string
+}
+
+var _ watcher.Jenkins = (*Client)(nil)
+
+// New builds a Client. It makes no request.
+func New(o Options) (*Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	rt := o.Transport
+	if rt == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(o.CAPEM) > 0 {
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(o.CAPEM) {
+				return nil, errors.New("no PEM certificate found in the CA file")
+			}
+			t.TLSClientConfig.RootCAs = pool
+		}
+		t.ResponseHeaderTimeout = o.Timeout
+		t.MaxIdleConnsPerHost = 4
+		rt = t
+	}
+	jar, err := cookiejar.New(nil) // keeps the session cookie a crumb is bound to
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{
+		Transport: limitBody{rt},
+		Timeout:   o.Timeout,
+		Jar:       jar,
+		// Jenkins answers a successful action with a redirect to an HTML
+		// page; following it would only fetch HTML we must not parse.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	base := strings.TrimSuffix(o.URL, "/")
+	var j *gojenkins.Jenkins
+	if o.User != "" || o.Token != "" {
+		j = gojenkins.CreateJenkins(hc, base, o.User, o.Token)
+	} else {
+		j = gojenkins.CreateJenkins(hc, base)
+	}
+	req, ok := j.Requester.(*gojenkins.Requester)
+	if !ok {
+		return nil, errors.New("unexpected gojenkins requester")
+	}
+	return &Client{req: req, timeout: o.Timeout}, nil
+}
+
+type computerJSON struct {
+	Class              string  `json:"_class"`
+	DisplayName        string  `json:"displayName"`
+	Offline            *bool   `json:"offline"`
+	TemporarilyOffline *bool   `json:"temporarilyOffline"`
+	OfflineCauseReason string  `json:"offlineCauseReason"`
+	Idle               bool    `json:"idle"`
+	LaunchSupported    bool    `json:"launchSupported"`
+	JnlpAgent          bool    `json:"jnlpAgent"`
+	AbsoluteRemotePath *string `json:"absoluteRemotePath"`
+	OfflineCause       *struct {
+		Class string `json:"_class"`
+	} `json:"offlineCause"`
+}
+
+type computerSetJSON struct {
+	Computer *[]computerJSON `json:"computer"`
+}
+
+func (c computerJSON) info() (watcher.NodeInfo, error) {
+	if c.DisplayName == "" {
+		return watcher.NodeInfo{}, errors.New("computer without displayName")
+	}
+	if c.Offline == nil || c.TemporarilyOffline == nil {
+		return watcher.NodeInfo{}, fmt.Errorf("computer %q without offline/temporarilyOffline", c.DisplayName)
+	}
+	n := watcher.NodeInfo{
+		Name:               c.DisplayName,
+		Offline:            *c.Offline,
+		TemporarilyOffline: *c.TemporarilyOffline,
+		CauseReason:        c.OfflineCauseReason,
+		Connected:          !*c.Offline || c.AbsoluteRemotePath != nil,
+		Launchable:         c.LaunchSupported && !c.JnlpAgent,
+		Idle:               c.Idle,
+	}
+	if c.OfflineCause != nil {
+		n.CauseClass = c.OfflineCause.Class
+	}
+	if n.TemporarilyOffline && !n.Offline {
+		return watcher.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.DisplayName)
+	}
+	return n, nil
+}
+
+// Computers reads every node with one tree-filtered request.
+func (c *Client) Computers(ctx context.Context) (watcher.Snapshot, error) {
+	const op = "read computers"
+	body, resp, err := c.get(ctx, op, "", "/computer/", computersTree)
+	if err != nil {
+		return watcher.Snapshot{}, err
+	}
+	var set computerSetJSON
+	if err := json.Unmarshal(body, &set); err != nil {
+		return watcher.Snapshot{}, badResponse(op, "", resp, fmt.Errorf("decoding JSON: %w", err))
+	}
+	if set.Computer == nil {
+		return watcher.Snapshot{}, badResponse(op, "", resp, errors.New(`no "computer" list`))
+	}
+	snap := watcher.Snapshot{
+		Nodes:   make(map[string]watcher.NodeInfo, len(*set.Computer)),
+		Version: resp.Header.Get("X-Jenkins"),
+		Session: resp.Header.Get("X-Jenkins-Session"),
+	}
+	for _, cj := range *set.Computer {
+		if cj.Class == builtInClass {
+			continue
+		}
+		n, err := cj.info()
+		if err != nil {
+			return watcher.Snapshot{}, badResponse(op, "", resp, err)
+		}
+		if _, dup := snap.Nodes[n.Name]; dup {
+			return watcher.Snapshot{}, badResponse(op, "", resp, fmt.Errorf("computer %q listed twice", n.Name))
+		}
+		snap.Nodes[n.Name] = n
+	}
+	return snap, nil
+}
+
+// Computer reads one node.
+func (c *Client) Computer(ctx context.Context, name string) (watcher.NodeInfo, error) {
+	const op = "read computer"
+	body, resp, err := c.get(ctx, op, name, nodePath(name)+"/", nodeFields)
+	if err != nil {
+		return watcher.NodeInfo{}, err
+	}
+	var cj computerJSON
+	if err := json.Unmarshal(body, &cj); err != nil {
+		return watcher.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("decoding JSON: %w", err))
+	}
+	n, err := cj.info()
+	if err != nil {
+		return watcher.NodeInfo{}, badResponse(op, name, resp, err)
+	}
+	if n.Name != name {
+		return watcher.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("asked for %q, got %q", name, n.Name))
+	}
+	return n, nil
+}
+
+// BringOnline toggles a temporarily-offline node back online.
+func (c *Client) BringOnline(ctx context.Context, name string) error {
+	return c.post(ctx, "toggleOffline", name, nil)
+}
+
+// Park sets the node temporarily offline with message; idempotent.
+func (c *Client) Park(ctx context.Context, name, message string) error {
+	return c.post(ctx, "changeOfflineCause", name, map[string]string{"offlineMessage": message})
+}
+
+// Launch asks Jenkins to connect the agent.
+func (c *Client) Launch(ctx context.Context, name string) error {
+	return c.post(ctx, "launchSlaveAgent", name, nil)
+}
+
+func nodePath(name string) string { return "/computer/" + url.PathEscape(name) }
+
+func (c *Client) get(ctx context.Context, op, node, endpoint, tree string) ([]byte, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, body, err := c.do(ctx, http.MethodGet, endpoint, "api/json", map[string]string{"tree": tree})
+	if err != nil {
+		return nil, resp, transportError(op, node, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, resp, statusError(op, node, resp, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
+		return nil, resp, badResponse(op, node, resp, fmt.Errorf("content type %q, not JSON", ct))
+	}
+	return []byte(body), resp, nil
+}
+
+func (c *Client) post(ctx context.Context, action, node string, query map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, body, err := c.postOnce(ctx, action, node, query)
+	if err == nil && isCrumbRejection(resp, body) {
+		// Password logins need a crumb bound to a session; API tokens
+		// do not. Fetch one only when asked, then send the action again:
+		// Jenkins did nothing with the rejected request.
+		if err := c.refreshCrumb(ctx); err != nil {
+			return err
+		}
+		resp, body, err = c.postOnce(ctx, action, node, query)
+	}
+	if err != nil {
+		return transportError(action, node, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
+		return nil
+	}
+	return statusError(action, node, resp, body)
+}
+
+func (c *Client) postOnce(ctx context.Context, action, node string, query map[string]string) (*http.Response, string, error) {
+	return c.do(ctx, http.MethodPost, nodePath(node)+"/"+action, "", query)
+}
+
+// do sends one request through gojenkins' requester. Its GetJSON and Post
+// helpers are avoided: they wrap the response target in a way that breaks
+// raw reads, and Post fetches a crumb while dropping that request's errors.
+// Reading the raw body lets every status and decode error be checked here.
+func (c *Client) do(ctx context.Context, method, endpoint, suffix string, query map[string]string) (*http.Response, string, error) {
+	ar := gojenkins.NewAPIRequest(method, endpoint, nil)
+	ar.Suffix = suffix
+	if method == http.MethodPost {
+		ar.SetHeader("Content-Type", "application/x-www-form-urlencoded")
+		c.mu.Lock()
+		if c.crumbName != "" {
+			ar.SetHeader(c.crumbName, c.crumb)
+		}
+		c.mu.Unlock()
+	}
+	var body string
+	var opts []any
+	if len(query) > 0 {
+		opts = append(opts, query)
+	}
+	resp, err := c.req.Do(ctx, ar, &body, opts...)
+	return resp, body, err
+}
+
+func (c *Client) refreshCrumb(ctx context.Context) error {
+	const op = "read crumb"
+	resp, body, err := c.do(ctx, http.MethodGet, "/crumbIssuer/", "api/json", nil)
+	if err != nil {
+		return transportError(op, "", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return statusError(op, "", resp, body)
+	}
+	var crumb struct {
+		Field string `json:"crumbRequestField"`
+		Crumb string `json:"crumb"`
+	}
+	if err := json.Unmarshal([]byte(body), &crumb); err != nil || crumb.Field == "" || crumb.Crumb == "" {
+		return badResponse(op, "", resp, errors.New("no crumb in the answer"))
+	}
+	c.mu.Lock()
+	c.crumbName, c.crumb = crumb.Field, crumb.Crumb
+	c.mu.Unlock()
+	return nil
+}
+
+func isCrumbRejection(resp *http.Response, body string) bool {
+	return resp != nil && resp.StatusCode == http.StatusForbidden &&
+		resp.Header.Get("X-Required-Permission") == "" && strings.Contains(body, "No valid crumb")
+}
+
+func statusError(op, node string, resp *http.Response, body string) error {
+	e := &Error{Op: op, Node: node, Status: resp.StatusCode}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		e.Kind = KindUnauthorized
+	case resp.StatusCode == http.StatusForbidden:
+		e.Kind = KindForbidden
+		e.Permission = resp.Header.Get("X-Required-Permission")
+		if e.Permission == "" && resp.Header.Get("X-You-Are-Authenticated-As") == "anonymous" {
+			e.Err = errors.New("anonymous has no read access: set JENKINS_USER and a token")
+		} else if strings.Contains(body, "No valid crumb") {
+			e.Err = errors.New("CSRF crumb rejected")
+		}
+	case resp.StatusCode == http.StatusNotFound:
+		e.Kind = KindNotFound
+	case resp.StatusCode >= 500:
+		e.Kind = KindUnavailable
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		e.Kind = KindBadResponse
+		e.Err = errors.New("redirected: check JENKINS_URL (scheme, host and path prefix)")
+	default:
+		e.Kind = KindUnexpected
+	}
+	return e
+}
+
+func badResponse(op, node string, resp *http.Response, err error) error {
+	e := &Error{Op: op, Node: node, Kind: KindBadResponse, Err: err}
+	if resp != nil {
+		e.Status = resp.StatusCode
+	}
+	return e
+}
+
+func transportError(op, node string, err error) error {
+	e := &Error{Op: op, Node: node, Kind: KindNetwork, Err: err}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		e.Kind = KindTimeout
+	} else if errors.Is(err, errBodyTooLarge) || isDecodeError(err) {
+		e.Kind = KindBadResponse
+	}
+	return e
+}
+
+func isDecodeError(err error) bool {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxBody)
+
+// limitBody caps every response body.
+type limitBody struct{ rt http.RoundTripper }
+
+func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: maxBody}
+	return resp, nil
+}
+
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.rc.Close() }

@@ -1,0 +1,63 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Interval estimates the time between two polls of a cron spec.
+func Interval(spec string) (time.Duration, error) {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 0, err
+	}
+	t0 := sched.Next(time.Now())
+	return sched.Next(t0).Sub(t0), nil
+}
+
+// Run polls at once and then on the cron schedule until ctx is done; then
+// it stops the scheduler and waits for a poll in flight to finish, so an
+// action that was started is completed. Cron is only the trigger: a slow
+// Jenkins skips ticks rather than stacking polls.
+func (w *Watcher) Run(ctx context.Context, spec string, pollTimeout time.Duration) error {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return fmt.Errorf("WATCHDOG_SCHEDULE: %w", err)
+	}
+	logger := cronLogger{w.log}
+	c := cron.New(cron.WithLogger(logger), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
+	// A poll outlives the shutdown signal: it is bounded by its own
+	// timeout, not cancelled halfway through an action.
+	pollCtx := context.WithoutCancel(ctx)
+	poll := func() {
+		ctx, cancel := context.WithTimeout(pollCtx, pollTimeout)
+		defer cancel()
+		_ = w.Poll(ctx) // failures are logged and counted by Poll
+	}
+	c.Schedule(sched, cron.FuncJob(poll))
+	c.Start()
+	first := make(chan struct{})
+	go func() {
+		// The first poll need not wait for the first tick.
+		defer close(first)
+		poll()
+	}()
+	<-ctx.Done()
+	w.log.Info("stopping: waiting for the poll in flight")
+	<-c.Stop().Done()
+	<-first
+	return nil
+}
+
+// cronLogger sends cron's own messages to slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "error", err)...)
+}

@@ -1,0 +1,100 @@
+package watcher
+
+import (
+	"sort"
+	"time"
+)
+
+// Status is the watcher's view, served as JSON on /status.
+type Status struct {
+	Controller  ControllerStatus `json:"controller"`
+	DryRun      bool             `json:"dryRun"`
+	Failback    string           `json:"failback"`
+	Groups      []GroupStatus    `json:"groups"`
+	Nodes       []NodeStatus     `json:"nodes"`
+	Transitions []Transition     `json:"transitions"`
+}
+
+// ControllerStatus describes the Jenkins controller as last read.
+type ControllerStatus struct {
+	URL         string     `json:"url"`
+	Version     string     `json:"version"`
+	Up          bool       `json:"up"`
+	LastPoll    *time.Time `json:"lastPoll,omitempty"`
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	LastError   string     `json:"lastError,omitempty"`
+}
+
+// GroupStatus is one group's state.
+type GroupStatus struct {
+	Name               string     `json:"name"`
+	Primary            string     `json:"primary"`
+	Standbys           []string   `json:"standbys"`
+	State              Phase      `json:"state"`
+	Active             string     `json:"active"`
+	Since              *time.Time `json:"since,omitempty"`
+	StandbyActiveSince *time.Time `json:"standbyActiveSince,omitempty"`
+	Candidate          string     `json:"candidate,omitempty"`
+	PrimaryDownPolls   int        `json:"primaryDownPolls"`
+	PrimaryUpPolls     int        `json:"primaryUpPolls"`
+}
+
+// NodeStatus is one node's state.
+type NodeStatus struct {
+	Name   string    `json:"name"`
+	Group  string    `json:"group"`
+	Role   string    `json:"role"`
+	State  NodeState `json:"state"`
+	Reason string    `json:"reason,omitempty"`
+	Idle   bool      `json:"idle"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Status returns a copy of the current view.
+func (w *Watcher) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := Status{
+		Controller: ControllerStatus{URL: w.url, Version: w.version, Up: w.ready.Load(),
+			LastPoll: timePtr(w.lastStart), LastSuccess: timePtr(w.lastSuccess), LastError: w.lastErr},
+		DryRun:      w.dryRun,
+		Failback:    string(w.params.Failback),
+		Transitions: append([]Transition(nil), w.transitions...),
+	}
+	for _, g := range w.groups {
+		st := w.states[g.Name()]
+		s.Groups = append(s.Groups, GroupStatus{
+			Name: g.Name(), Primary: g.Primary, Standbys: g.Standbys, State: st.Phase, Active: st.Active,
+			Since: timePtr(w.since[g.Name()]), StandbyActiveSince: timePtr(w.standbyFrom[g.Name()]),
+			Candidate: st.Candidate, PrimaryDownPolls: st.PrimaryDownPolls, PrimaryUpPolls: st.PrimaryUpPolls,
+		})
+		for _, n := range g.Nodes() {
+			ns := NodeStatus{Name: n, Group: g.Name(), Role: "standby", State: w.nodeStates[n]}
+			if n == g.Primary {
+				ns.Role = "primary"
+			}
+			if ns.State == "" {
+				ns.State = NodeUnknown
+			}
+			if info, ok := w.nodes[n]; ok {
+				ns.Reason, ns.Idle = info.CauseReason, info.Idle
+			}
+			s.Nodes = append(s.Nodes, ns)
+		}
+	}
+	sort.SliceStable(s.Transitions, func(i, j int) bool { return s.Transitions[i].Time.Before(s.Transitions[j].Time) })
+	return s
+}
+
+// GroupState returns a group's current state, for tests and the demo.
+func (w *Watcher) GroupState(group string) GroupState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.states[group]
+}
