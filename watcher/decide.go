@@ -140,6 +140,11 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 
 	var d Decision
 	park := func(node, why string) {
+		for _, a := range d.Actions {
+			if a.Node == node {
+				return // one change per node per poll
+			}
+		}
 		d.Actions = append(d.Actions, Action{Kind: ActionPark, Node: node, Why: why})
 	}
 	for _, s := range onlineStandbys {

@@ -1,0 +1,251 @@
+package watcher
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+)
+
+// Node readings used by the decision table.
+var (
+	online       = NodeInfo{Connected: true, Launchable: true}
+	parked       = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, Connected: true, Launchable: true}
+	parkedTagged = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage("x"), Connected: true, Launchable: true}
+	parkedDown   = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, Launchable: true}
+	parkedInbDn  = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser}
+	held         = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: "disk replacement", Connected: true, Launchable: true}
+	monitorHeld  = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: "hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace", Connected: true, Launchable: true}
+	killed       = NodeInfo{Offline: true, CauseClass: CauseChannelTermination, CauseReason: "Connection was broken", Launchable: true}
+	killedInb    = NodeInfo{Offline: true, CauseClass: CauseChannelTermination}
+)
+
+const absent = "absent"
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       NodeInfo
+		present bool
+		want    NodeState
+	}{
+		{"online", online, true, NodeOnline},
+		{"parked without message", parked, true, NodeParked},
+		{"parked by the watchdog", parkedTagged, true, NodeParked},
+		{"parked and disconnected", parkedDown, true, NodeParked},
+		{"operator message", held, true, NodeHeld},
+		{"node monitor", monitorHeld, true, NodeHeld},
+		{"killed agent", killed, true, NodeDisconnected},
+		{"missing", NodeInfo{}, false, NodeMissing},
+		{"temporarily offline, channel cause shows", NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseChannelTermination, CauseReason: "Connection was broken"}, true, NodeParked},
+		{"whitespace message is no message", NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: "  "}, true, NodeParked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Classify(tt.n, tt.present); got != tt.want {
+				t.Errorf("Classify = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func nodesOf(m map[string]NodeInfo) map[string]NodeInfo {
+	out := map[string]NodeInfo{}
+	for k, v := range m {
+		if v.Name == absent {
+			continue
+		}
+		v.Name = k
+		out[k] = v
+	}
+	return out
+}
+
+var missing = NodeInfo{Name: absent}
+
+type act struct {
+	kind ActionKind
+	node string
+}
+
+func acts(d Decision) []act {
+	var out []act
+	for _, a := range d.Actions {
+		out = append(out, act{a.Kind, a.Node})
+	}
+	return out
+}
+
+func TestDecide(t *testing.T) {
+	g := config.Group{Primary: "p", Standbys: []string{"s1", "s2"}}
+	auto := Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto}
+	manual := auto
+	manual.Failback = config.FailbackManual
+
+	tests := []struct {
+		name      string
+		params    Params
+		prev      GroupState
+		nodes     map[string]NodeInfo
+		want      []act
+		phase     Phase
+		active    string
+		candidate string
+		failover  bool
+		failback  bool
+	}{
+		{name: "normal", prev: GroupState{Phase: PhaseNormal, Active: "p"},
+			nodes: map[string]NodeInfo{"p": online, "s1": parked, "s2": parked},
+			phase: PhaseNormal, active: "p"},
+		{name: "first poll normal", prev: GroupState{},
+			nodes: map[string]NodeInfo{"p": online, "s1": parkedTagged, "s2": parkedDown},
+			phase: PhaseNormal, active: "p"},
+		{name: "primary offline, below threshold", prev: GroupState{Phase: PhaseNormal, Active: "p"},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			phase: PhaseSuspect},
+		{name: "failover: toggle first standby", prev: GroupState{Phase: PhaseSuspect, PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "failover on a missing primary", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": missing, "s1": parked, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "failover skips held standby", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": held, "s2": parked},
+			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+		{name: "failover skips monitor-held and missing standbys", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": monitorHeld, "s2": missing},
+			phase: PhaseDown},
+		{name: "parked disconnected SSH standby: toggle and launch", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "parked disconnected inbound standby: toggle only", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parkedInbDn, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "disconnected SSH standby: launch", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
+			want:  []act{{ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "disconnected inbound standby: wait for it", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": killedInb, "s2": parked},
+			phase: PhaseFailingOver, candidate: "s1"},
+		{name: "candidate still coming up", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", CandidatePolls: 0},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			phase: PhaseFailingOver, candidate: "s1"},
+		{name: "candidate timed out: park it, try the next", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s1", CandidatePolls: 2},
+			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
+			want:  []act{{ActionPark, "s1"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+		{name: "last candidate timed out: down", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s2", CandidatePolls: 2, Tried: map[string]bool{"s1": false}},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": killed},
+			want:  []act{{ActionPark, "s2"}}, phase: PhaseDown},
+		{name: "tried standby whose channel came back is tried again", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9, Tried: map[string]bool{"s1": false, "s2": false}},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+		{name: "tried standby that was connected is not retried", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9, Tried: map[string]bool{"s1": true, "s2": true}},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			phase: PhaseDown},
+		{name: "operator holds the candidate: respected, next tried", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
+			nodes: map[string]NodeInfo{"p": killed, "s1": held, "s2": parked},
+			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+		{name: "candidate online: failover complete", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
+			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": parked},
+			phase: PhaseFailedOver, active: "s1", failover: true},
+		{name: "standby online found at start-up while primary down: keep it", prev: GroupState{},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": online},
+			phase: PhaseFailedOver, active: "s2"},
+		{name: "two standbys online: the carrier stays, the other is parked", prev: GroupState{Phase: PhaseFailedOver, Active: "s2", PrimaryDownPolls: 9},
+			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": online},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseFailedOver, active: "s2"},
+		{name: "two standbys online, no carrier yet: first by priority carries", prev: GroupState{},
+			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": online},
+			want:  []act{{ActionPark, "s2"}}, phase: PhaseFailedOver, active: "s1"},
+		{name: "primary held by an operator: maintenance", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
+			nodes: map[string]NodeInfo{"p": held, "s1": online, "s2": parked},
+			phase: PhaseMaintenance, active: "s1", failover: true},
+		{name: "stray disconnected standby parked while another carries", prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryDownPolls: 9},
+			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": killed},
+			want:  []act{{ActionPark, "s2"}}, phase: PhaseFailedOver, active: "s1"},
+		{name: "primary back: wait before failback", prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryDownPolls: 9},
+			nodes: map[string]NodeInfo{"p": online, "s1": online, "s2": parked},
+			phase: PhaseFailingBack, active: "s1"},
+		{name: "primary back long enough: failback", prev: GroupState{Phase: PhaseFailingBack, Active: "s1", PrimaryUpPolls: 2},
+			nodes: map[string]NodeInfo{"p": online, "s1": online, "s2": parked},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p", failback: true},
+		{name: "standby found online at start-up with primary up: parked after FAILBACK_AFTER", prev: GroupState{PrimaryUpPolls: 2},
+			nodes: map[string]NodeInfo{"p": online, "s1": parked, "s2": online},
+			want:  []act{{ActionPark, "s2"}}, phase: PhaseNormal, active: "p", failback: true},
+		{name: "manual failback: standby stays", params: manual, prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryUpPolls: 50},
+			nodes: map[string]NodeInfo{"p": online, "s1": online, "s2": parked},
+			phase: PhaseManualFailback, active: "s1"},
+		{name: "manual failback: operator parked the standby", params: manual, prev: GroupState{Phase: PhaseManualFailback, Active: "s1", PrimaryUpPolls: 50},
+			nodes: map[string]NodeInfo{"p": online, "s1": parked, "s2": parked},
+			phase: PhaseNormal, active: "p"},
+		{name: "primary back during failover: candidate that never came up is parked", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
+			nodes: map[string]NodeInfo{"p": online, "s1": killed, "s2": parked},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p"},
+		{name: "held standby is never touched even when online elsewhere", prev: GroupState{Phase: PhaseNormal, Active: "p"},
+			nodes: map[string]NodeInfo{"p": online, "s1": held, "s2": monitorHeld},
+			phase: PhaseNormal, active: "p"},
+		{name: "everything missing", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": missing, "s1": missing, "s2": missing},
+			phase: PhaseDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.params
+			if p == (Params{}) {
+				p = auto
+			}
+			d := Decide(g, tt.prev, nodesOf(tt.nodes), p)
+			if got := acts(d); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("actions = %v, want %v", got, tt.want)
+			}
+			if d.Next.Phase != tt.phase {
+				t.Errorf("phase = %s, want %s", d.Next.Phase, tt.phase)
+			}
+			if d.Next.Active != tt.active {
+				t.Errorf("active = %q, want %q", d.Next.Active, tt.active)
+			}
+			if d.Next.Candidate != tt.candidate {
+				t.Errorf("candidate = %q, want %q", d.Next.Candidate, tt.candidate)
+			}
+			if d.Failover != tt.failover || d.Failback != tt.failback {
+				t.Errorf("failover, failback = %t, %t; want %t, %t", d.Failover, d.Failback, tt.failover, tt.failback)
+			}
+			for _, a := range d.Actions {
+				if a.Node == g.Primary {
+					t.Errorf("action %v on the primary", a)
+				}
+				if st := Classify(tt.nodes[a.Node], tt.nodes[a.Node].Name != absent); st == NodeHeld || st == NodeMissing {
+					t.Errorf("action %v on a %s node", a, st)
+				}
+			}
+		})
+	}
+}
+
+func TestDecideOnFailureKeepsNoUncommittedChange(t *testing.T) {
+	g := config.Group{Primary: "p", Standbys: []string{"s1"}}
+	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}
+
+	d := Decide(g, GroupState{}, nodesOf(map[string]NodeInfo{"p": killed, "s1": parked}), p)
+	if d.Next.Candidate != "s1" || d.OnFailure.Candidate != "" {
+		t.Fatalf("failover: Next.Candidate=%q OnFailure.Candidate=%q; want s1 and none", d.Next.Candidate, d.OnFailure.Candidate)
+	}
+	if d.OnFailure.Phase != PhaseFailingOver {
+		t.Errorf("failover OnFailure phase = %s", d.OnFailure.Phase)
+	}
+
+	d = Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, nodesOf(map[string]NodeInfo{"p": online, "s1": online}), p)
+	if !d.Failback || d.Next.Active != "p" || d.OnFailure.Active != "s1" || d.OnFailure.Phase != PhaseFailingBack {
+		t.Fatalf("failback: Next=%+v OnFailure=%+v", d.Next, d.OnFailure)
+	}
+}
+
+func TestDecideDoesNotMutatePrevious(t *testing.T) {
+	g := config.Group{Primary: "p", Standbys: []string{"s1", "s2"}}
+	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto}
+	prev := GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", Tried: map[string]bool{"s2": true}}
+	Decide(g, prev, nodesOf(map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked}), p)
+	if len(prev.Tried) != 1 || !prev.Tried["s2"] {
+		t.Errorf("Decide changed the previous state's Tried map: %v", prev.Tried)
+	}
+}

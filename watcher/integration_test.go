@@ -1,0 +1,602 @@
+package watcher_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+const (
+	testUser  = "watchdog"
+	testToken = "s3cret-t0ken-value"
+)
+
+// clock is injected time: tests advance it instead of sleeping.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type labOptions struct {
+	pairs    string
+	params   watcher.Params
+	dryRun   bool
+	prefix   string
+	inbound  map[string]bool
+	perms    []fakejenkins.Permission
+	timeout  time.Duration
+	password bool
+}
+
+// lab is a fake controller on loopback HTTP with the real client and
+// watcher pointed at it.
+type lab struct {
+	t      *testing.T
+	fake   *fakejenkins.Controller
+	srv    *httptest.Server
+	groups []config.Group
+	opts   labOptions
+	clock  *clock
+	logs   *syncBuffer
+	w      *watcher.Watcher
+	reg    *prometheus.Registry
+	polls  int
+}
+
+func defaultParams() watcher.Params {
+	return watcher.Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto}
+}
+
+func newLab(t *testing.T, o labOptions) *lab {
+	t.Helper()
+	if o.pairs == "" {
+		o.pairs = "slave01:slave02"
+	}
+	if o.params == (watcher.Params{}) {
+		o.params = defaultParams()
+	}
+	if o.perms == nil {
+		o.perms = []fakejenkins.Permission{fakejenkins.PermRead, fakejenkins.PermDisconnect}
+	}
+	if o.timeout == 0 {
+		o.timeout = 5 * time.Second
+	}
+	groups, err := config.ParsePairs(o.pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := fakejenkins.New(fakejenkins.Options{Prefix: o.prefix})
+	if o.password {
+		fake.AddPasswordUser(testUser, testToken, o.perms...)
+	} else {
+		fake.AddUser(testUser, testToken, o.perms...)
+	}
+	for _, g := range groups {
+		for i, n := range g.Nodes() {
+			launch := fakejenkins.SSH
+			if o.inbound[n] {
+				launch = fakejenkins.Inbound
+			}
+			if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n, Launch: launch}); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				must(t, fake.OperatorOffline(n, "admin", ""))
+			}
+		}
+	}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(func() { fake.Close(); srv.Close() })
+	l := &lab{t: t, fake: fake, srv: srv, groups: groups, opts: o,
+		clock: &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	l.restartWatcher()
+	return l
+}
+
+// restartWatcher replaces the watcher with a new one, as a restarted
+// process would start: no memory, same controller.
+func (l *lab) restartWatcher() {
+	client, err := jenkins.New(jenkins.Options{URL: l.srv.URL + l.opts.prefix, User: testUser, Token: testToken, Timeout: l.opts.timeout})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.reg = prometheus.NewRegistry()
+	l.w = watcher.New(watcher.Options{
+		Jenkins: client, Groups: l.groups, Params: l.opts.params, DryRun: l.opts.dryRun,
+		Logger:  slog.New(slog.NewJSONHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: watcher.NewMetrics(l.reg, l.groups, []string{"unauthorized", "forbidden", "not_found", "unavailable", "bad_response", "timeout", "network"}),
+		Now:     l.clock.Now, JenkinsURL: l.srv.URL,
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// poll runs one cycle, then moves the clock to the next tick.
+func (l *lab) poll() error {
+	l.polls++
+	err := l.w.Poll(context.Background())
+	l.clock.Add(10 * time.Second)
+	return err
+}
+
+func (l *lab) mustPoll() {
+	l.t.Helper()
+	if err := l.poll(); err != nil {
+		l.t.Fatalf("poll %d: %v", l.polls, err)
+	}
+}
+
+func (l *lab) phase() watcher.Phase { return l.w.GroupState(l.groups[0].Name()).Phase }
+
+// pollUntil polls until the first group reaches want, at most max polls,
+// and returns how many it took.
+func (l *lab) pollUntil(want watcher.Phase, max int) int {
+	l.t.Helper()
+	for i := 1; i <= max; i++ {
+		l.mustPoll()
+		if l.phase() == want {
+			return i
+		}
+	}
+	l.t.Fatalf("group %s did not reach %s in %d polls; it is %s\nlogs:\n%s", l.groups[0].Name(), want, max, l.phase(), l.logs.String())
+	return 0
+}
+
+// posts lists the changes sent to node ("" for any).
+func (l *lab) posts(node string) []fakejenkins.RequestRecord {
+	var out []fakejenkins.RequestRecord
+	for _, r := range l.fake.Requests() {
+		if r.Method != http.MethodPost {
+			continue
+		}
+		if node == "" || strings.Contains(r.Path, "/computer/"+pathEscape(node)+"/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func pathEscape(s string) string {
+	return strings.NewReplacer(" ", "%20").Replace(urlPathEscape(s))
+}
+
+func (l *lab) node(name string) fakejenkins.NodeSnapshot {
+	n, ok := l.fake.Node(name)
+	if !ok {
+		l.t.Fatalf("node %s missing", name)
+	}
+	return n
+}
+
+func (l *lab) counter(name string, labels ...string) float64 {
+	l.t.Helper()
+	mfs, err := l.reg.Gather()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	l.t.Fatalf("metric %s%v not found", name, labels)
+	return 0
+}
+
+func (l *lab) assertNoPostTo(node string) {
+	l.t.Helper()
+	if p := l.posts(node); len(p) > 0 {
+		l.t.Fatalf("%d changes sent to %s, want none: %+v", len(p), node, p)
+	}
+}
+
+func TestFailoverAndAutomaticFailback(t *testing.T) {
+	l := newLab(t, labOptions{})
+	l.pollUntil(watcher.PhaseNormal, 1)
+	l.assertNoPostTo("")
+
+	must(t, l.fake.KillAgent("slave01"))
+	// Poll 1 sees it offline; failover acts on poll FAILOVER_AFTER.
+	l.mustPoll()
+	if l.phase() != watcher.PhaseSuspect || len(l.posts("")) != 0 {
+		t.Fatalf("after one offline poll: phase %s, %d posts; want suspect and none", l.phase(), len(l.posts("")))
+	}
+	l.mustPoll()
+	if got := l.posts("slave02"); len(got) != 1 || got[0].Action != "toggleOffline" {
+		t.Fatalf("on poll FAILOVER_AFTER want exactly one toggleOffline of slave02, got %+v", got)
+	}
+	if n := l.node("slave02"); n.Offline {
+		t.Fatalf("slave02 still offline after the toggle: %+v", n)
+	}
+	l.pollUntil(watcher.PhaseFailedOver, 1)
+	if got := l.counter("jenkins_failover_failovers_total", "group", "slave01"); got != 1 {
+		t.Errorf("failovers_total = %v, want 1", got)
+	}
+	if got := l.counter("jenkins_failover_active_node", "group", "slave01", "node", "slave02"); got != 1 {
+		t.Errorf("active_node{slave02} = %v, want 1", got)
+	}
+	build, err := l.fake.StartBuild("slave02")
+	must(t, err)
+
+	must(t, l.fake.ReviveAgent("slave01"))
+	must(t, l.fake.Relaunch("slave01"))
+	l.fake.ResetRequests()
+	// FAILBACK_AFTER = 3: two polls of waiting, the third parks.
+	l.mustPoll()
+	l.mustPoll()
+	if l.phase() != watcher.PhaseFailingBack || len(l.posts("")) != 0 {
+		t.Fatalf("before FAILBACK_AFTER polls: phase %s, posts %+v", l.phase(), l.posts(""))
+	}
+	l.mustPoll()
+	if l.phase() != watcher.PhaseNormal {
+		t.Fatalf("phase %s after FAILBACK_AFTER polls, want normal", l.phase())
+	}
+	got := l.posts("slave02")
+	if len(got) != 1 || got[0].Action != "changeOfflineCause" {
+		t.Fatalf("failback: want one changeOfflineCause of slave02, got %+v", got)
+	}
+	n := l.node("slave02")
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, watcher.ParkTag) {
+		t.Errorf("slave02 not parked with the watchdog's tag: %+v", n)
+	}
+	if _, state, _ := l.fake.Build(build); state != fakejenkins.BuildRunning {
+		t.Errorf("the build on slave02 is %s after parking; parking must not abort it", state)
+	}
+	if got := l.counter("jenkins_failover_failbacks_total", "group", "slave01"); got != 1 {
+		t.Errorf("failbacks_total = %v, want 1", got)
+	}
+	l.assertNoPostTo("slave01")
+}
+
+func TestManualFailbackLeavesStandbyToOperator(t *testing.T) {
+	p := defaultParams()
+	p.Failback = config.FailbackManual
+	l := newLab(t, labOptions{params: p})
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailedOver, 4)
+	must(t, l.fake.ReviveAgent("slave01"))
+	must(t, l.fake.Relaunch("slave01"))
+	l.fake.ResetRequests()
+	l.pollUntil(watcher.PhaseManualFailback, 1)
+	for range 20 {
+		l.mustPoll()
+	}
+	if l.phase() != watcher.PhaseManualFailback || len(l.posts("")) != 0 {
+		t.Fatalf("manual mode: phase %s posts %+v; want manual_failback and no change", l.phase(), l.posts(""))
+	}
+	// The operator parks the standby: back to normal, nothing sent.
+	must(t, l.fake.OperatorOffline("slave02", "admin", ""))
+	l.pollUntil(watcher.PhaseNormal, 1)
+	if len(l.posts("")) != 0 {
+		t.Fatalf("posts after operator parked: %+v", l.posts(""))
+	}
+}
+
+func TestHeldStandbyIsSkippedAndNeverTouched(t *testing.T) {
+	l := newLab(t, labOptions{pairs: "slave01:slave02:slave03"})
+	must(t, l.fake.OperatorOffline("slave02", "alice", "disk replacement"))
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailedOver, 4)
+	if st := l.w.GroupState("slave01"); st.Active != "slave03" {
+		t.Fatalf("active = %s, want slave03 (slave02 is held)", st.Active)
+	}
+	l.assertNoPostTo("slave02")
+	if n := l.node("slave02"); n.CauseReason != "disk replacement" {
+		t.Errorf("the operator's message changed: %q", n.CauseReason)
+	}
+}
+
+func TestSecondStandbyAfterFirstFailsToComeOnline(t *testing.T) {
+	l := newLab(t, labOptions{pairs: "slave01:slave02:slave03"})
+	l.mustPoll()
+	// slave02's machine is dead but it still reads parked: the toggle
+	// works, the launch fails, it never comes online.
+	must(t, l.fake.KillAgent("slave02"))
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailingOver, 3)
+	if st := l.w.GroupState("slave01"); st.Candidate != "slave02" {
+		t.Fatalf("candidate = %q, want slave02", st.Candidate)
+	}
+	l.pollUntil(watcher.PhaseFailedOver, 6)
+	if st := l.w.GroupState("slave01"); st.Active != "slave03" {
+		t.Fatalf("active = %q, want slave03", st.Active)
+	}
+	n := l.node("slave02")
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, watcher.ParkTag) {
+		t.Errorf("slave02 should be parked again after failing to come online: %+v", n)
+	}
+	l.assertNoPostTo("slave01")
+}
+
+func TestDisconnectedParkedSSHStandbyIsToggledAndLaunched(t *testing.T) {
+	l := newLab(t, labOptions{})
+	// The standby's agent was restarted and not relaunched: parked, no channel.
+	must(t, l.fake.KillAgent("slave02"))
+	must(t, l.fake.ReviveAgent("slave02"))
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailingOver, 2)
+	var actions []string
+	for _, p := range l.posts("slave02") {
+		actions = append(actions, p.Action)
+	}
+	if strings.Join(actions, ",") != "toggleOffline,launchSlaveAgent" {
+		t.Fatalf("actions on slave02 = %v, want toggleOffline then launchSlaveAgent", actions)
+	}
+	l.pollUntil(watcher.PhaseFailedOver, 1)
+}
+
+func TestInboundStandbyIsWaitedFor(t *testing.T) {
+	l := newLab(t, labOptions{inbound: map[string]bool{"slave02": true}})
+	must(t, l.fake.KillAgent("slave02")) // parked and disconnected
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailingOver, 2)
+	for _, p := range l.posts("slave02") {
+		if p.Action == "launchSlaveAgent" {
+			t.Fatalf("launched an inbound agent: %+v", p)
+		}
+	}
+	must(t, l.fake.ReviveAgent("slave02")) // connects by itself
+	l.pollUntil(watcher.PhaseFailedOver, 1)
+}
+
+func TestPrimaryInMaintenance(t *testing.T) {
+	l := newLab(t, labOptions{})
+	l.mustPoll()
+	must(t, l.fake.OperatorOffline("slave01", "alice", "kernel upgrade"))
+	l.pollUntil(watcher.PhaseMaintenance, 4)
+	l.assertNoPostTo("slave01")
+	if n := l.node("slave01"); n.CauseReason != "kernel upgrade" {
+		t.Errorf("the primary's maintenance message changed: %q", n.CauseReason)
+	}
+	must(t, l.fake.OperatorOnline("slave01"))
+	l.pollUntil(watcher.PhaseNormal, 4)
+	l.assertNoPostTo("slave01")
+	if n := l.node("slave02"); !n.TemporarilyOffline {
+		t.Error("standby not parked after maintenance ended")
+	}
+}
+
+func TestDryRunDecidesButNeverChangesJenkins(t *testing.T) {
+	l := newLab(t, labOptions{dryRun: true})
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	for range 6 {
+		l.mustPoll()
+	}
+	l.assertNoPostTo("")
+	if l.phase() != watcher.PhaseFailingOver {
+		t.Errorf("dry-run phase = %s, want failing_over", l.phase())
+	}
+	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "dry_run"); got != 1 {
+		t.Errorf("dry_run online actions counted %v times, want once for a decision repeated on every poll", got)
+	}
+	if c := strings.Count(l.logs.String(), "dry run: would act"); c != 1 {
+		t.Errorf("dry-run decision logged %d times, want once", c)
+	}
+}
+
+func TestRestartMidFailoverTakesNoNewAction(t *testing.T) {
+	l := newLab(t, labOptions{})
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailedOver, 4)
+	l.fake.ResetRequests()
+
+	l.restartWatcher()
+	l.pollUntil(watcher.PhaseFailedOver, 1)
+	if st := l.w.GroupState("slave01"); st.Active != "slave02" {
+		t.Fatalf("restarted watcher: active = %q, want slave02", st.Active)
+	}
+	for range 5 {
+		l.mustPoll()
+	}
+	l.assertNoPostTo("")
+
+	// Primary back while the new process runs: a normal failback.
+	must(t, l.fake.ReviveAgent("slave01"))
+	must(t, l.fake.Relaunch("slave01"))
+	l.pollUntil(watcher.PhaseNormal, 3)
+	if len(l.posts("slave02")) != 1 {
+		t.Fatalf("want one park of slave02, got %+v", l.posts("slave02"))
+	}
+}
+
+func TestMissingPermissionToToggle(t *testing.T) {
+	// Read only: every change answers 403.
+	l := newLab(t, labOptions{perms: []fakejenkins.Permission{fakejenkins.PermRead}})
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	for range 5 {
+		l.mustPoll()
+	}
+	if l.phase() != watcher.PhaseFailingOver {
+		t.Fatalf("phase = %s, want failing_over while the toggle is refused", l.phase())
+	}
+	// One attempt per poll: polls 2..5 of the outage each try once.
+	if got := len(l.posts("slave02")); got != 4 {
+		t.Errorf("%d toggles of slave02 in 4 polls past the threshold, want 4 (one per poll)", got)
+	}
+	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "error"); got != 4 {
+		t.Errorf("actions_total{error} = %v, want 4", got)
+	}
+	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", "forbidden"); got != 4 {
+		t.Errorf("jenkins_errors_total{forbidden} = %v, want 4", got)
+	}
+	if !strings.Contains(l.logs.String(), "hudson.model.Computer.Connect") {
+		t.Errorf("log does not name the missing permission:\n%s", l.logs.String())
+	}
+	if strings.Contains(l.logs.String(), testToken) {
+		t.Error("the token appears in the log")
+	}
+}
+
+func TestPrefixEscapedNamesAndPasswordCrumb(t *testing.T) {
+	l := newLab(t, labOptions{prefix: "/jenkins", pairs: "agent 01:ağent 02", password: true})
+	l.pollUntil(watcher.PhaseNormal, 1)
+	must(t, l.fake.KillAgent("agent 01"))
+	l.pollUntil(watcher.PhaseFailedOver, 4)
+	if n := l.node("ağent 02"); n.Offline {
+		t.Fatalf("ağent 02 still offline: %+v", n)
+	}
+}
+
+func TestFailedReadsChangeNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(l *lab)
+		kind   string
+	}{
+		{"401 bad token", func(l *lab) { l.fake.AddUser(testUser, "another-token", fakejenkins.PermRead, fakejenkins.PermDisconnect) }, "unauthorized"},
+		{"403 no read", func(l *lab) { l.fake.AddUser(testUser, testToken) }, "forbidden"},
+		{"503 starting", func(l *lab) { l.fake.SetStarting(true) }, "unavailable"},
+		{"HTML page", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultHTML}) }, "bad_response"},
+		{"garbage JSON", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultMalformedJSON}) }, "bad_response"},
+		{"truncated JSON", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultTruncatedJSON}) }, "bad_response"},
+		{"empty 200", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultEmpty200}) }, "bad_response"},
+		{"slow", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultSlow}) }, "timeout"},
+		{"redirect loop", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultRedirectLoop}) }, "bad_response"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			timeout := 5 * time.Second
+			if tt.kind == "timeout" {
+				// The one real wait in the suite: the client's own deadline.
+				timeout = 50 * time.Millisecond
+			}
+			l := newLab(t, labOptions{timeout: timeout})
+			l.mustPoll()
+			must(t, l.fake.KillAgent("slave01"))
+			l.mustPoll() // suspect: one more offline poll and it would act
+			tt.break_(l)
+			for range 3 {
+				if err := l.poll(); err == nil {
+					t.Fatal("poll succeeded against a broken Jenkins")
+				}
+			}
+			l.assertNoPostTo("")
+			if l.w.Ready() {
+				t.Error("ready while Jenkins fails")
+			}
+			if got := l.counter("jenkins_failover_jenkins_up"); got != 0 {
+				t.Errorf("jenkins_up = %v", got)
+			}
+			if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", tt.kind); got != 3 {
+				t.Errorf("jenkins_errors_total{kind=%q} = %v, want 3", tt.kind, got)
+			}
+			if l.phase() != watcher.PhaseSuspect {
+				t.Errorf("state changed during the outage: %s", l.phase())
+			}
+		})
+	}
+}
+
+func TestNotFoundPrefix(t *testing.T) {
+	l := newLab(t, labOptions{prefix: "/jenkins"})
+	client, err := jenkins.New(jenkins.Options{URL: l.srv.URL + "/wrong", User: testUser, Token: testToken, Timeout: time.Second})
+	must(t, err)
+	_, err = client.Computers(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Fatalf("wrong prefix: err = %v, want a 404", err)
+	}
+}
+
+func TestMetricsAfterFailover(t *testing.T) {
+	l := newLab(t, labOptions{})
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailedOver, 4)
+	want := `
+# HELP jenkins_failover_active_node 1 for the node carrying the group's work.
+# TYPE jenkins_failover_active_node gauge
+jenkins_failover_active_node{group="slave01",node="slave01"} 0
+jenkins_failover_active_node{group="slave01",node="slave02"} 1
+# HELP jenkins_failover_failovers_total Failovers completed: a standby the watchdog brought up came online.
+# TYPE jenkins_failover_failovers_total counter
+jenkins_failover_failovers_total{group="slave01"} 1
+# HELP jenkins_failover_group_state Each group's state, one-hot.
+# TYPE jenkins_failover_group_state gauge
+jenkins_failover_group_state{group="slave01",state="down"} 0
+jenkins_failover_group_state{group="slave01",state="failed_over"} 1
+jenkins_failover_group_state{group="slave01",state="failing_back"} 0
+jenkins_failover_group_state{group="slave01",state="failing_over"} 0
+jenkins_failover_group_state{group="slave01",state="maintenance"} 0
+jenkins_failover_group_state{group="slave01",state="manual_failback"} 0
+jenkins_failover_group_state{group="slave01",state="normal"} 0
+jenkins_failover_group_state{group="slave01",state="suspect"} 0
+jenkins_failover_group_state{group="slave01",state="unknown"} 0
+# HELP jenkins_failover_node_online 1 when Jenkins reports the node online (not offline), else 0.
+# TYPE jenkins_failover_node_online gauge
+jenkins_failover_node_online{node="slave01"} 0
+jenkins_failover_node_online{node="slave02"} 1
+# HELP jenkins_failover_jenkins_up 1 when the last poll of Jenkins succeeded.
+# TYPE jenkins_failover_jenkins_up gauge
+jenkins_failover_jenkins_up 1
+`
+	if err := testutil.GatherAndCompare(l.reg, strings.NewReader(want),
+		"jenkins_failover_active_node", "jenkins_failover_failovers_total", "jenkins_failover_group_state",
+		"jenkins_failover_node_online", "jenkins_failover_jenkins_up"); err != nil {
+		t.Error(err)
+	}
+	// standby_active_since is the clock's time when the standby took over.
+	since := l.counter("jenkins_failover_standby_active_since_timestamp_seconds", "group", "slave01")
+	if since <= 0 || since > float64(l.clock.Now().Unix()) {
+		t.Errorf("standby_active_since = %v, clock at %v", since, l.clock.Now().Unix())
+	}
+}
