@@ -1,0 +1,159 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func files(m map[string]string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if v, ok := m[name]; ok {
+			return []byte(v), nil
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load([]string{"JENKINS_URL=https://ci.example.com/jenkins/"}, files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.JenkinsURL.String(); got != "https://ci.example.com/jenkins" {
+		t.Errorf("URL = %q", got)
+	}
+	if c.JenkinsTimeout != 10*time.Second || c.Schedule != "@every 10s" || c.FailoverAfter != 2 ||
+		c.FailbackAfter != 6 || c.StandbyWait != 3 || c.Failback != FailbackAuto || c.DryRun ||
+		c.ListenAddr != ":9723" || c.LogFormat != "json" || c.LogLevel.String() != "INFO" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if len(c.Groups) != 1 || c.Groups[0].Primary != "slave01" || strings.Join(c.Groups[0].Standbys, ",") != "slave02" {
+		t.Errorf("default groups: %+v", c.Groups)
+	}
+}
+
+func TestLoadTokenFile(t *testing.T) {
+	c, err := Load([]string{"JENKINS_URL=http://j:8080", "JENKINS_USER=w", "JENKINS_API_TOKEN_FILE=/run/secrets/t"},
+		files(map[string]string{"/run/secrets/t": "abc123\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JenkinsToken.Reveal() != "abc123" {
+		t.Errorf("token = %q", c.JenkinsToken.Reveal())
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.JenkinsToken), c.JenkinsToken.String()} {
+		if strings.Contains(s, "abc123") {
+			t.Errorf("token printed: %s", s)
+		}
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	base := []string{"JENKINS_URL=http://jenkins:8080"}
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{nil, "JENKINS_URL: required"},
+		{[]string{"JENKINS_URL=ftp://x"}, "JENKINS_URL: scheme"},
+		{[]string{"JENKINS_URL=::not a url"}, "JENKINS_URL"},
+		{[]string{"JENKINS_URL=http://"}, "JENKINS_URL: no host"},
+		{[]string{"JENKINS_URL=http://u:p@jenkins"}, "JENKINS_URL: must not carry credentials"},
+		{append(base, "JENKINS_API_TOKEN=a", "JENKINS_API_TOKEN_FILE=/t"), "JENKINS_API_TOKEN_FILE: set either"},
+		{append(base, "JENKINS_API_TOKEN_FILE=/nope"), "JENKINS_API_TOKEN_FILE: cannot read \"/nope\""},
+		{append(base, "JENKINS_API_TOKEN_FILE=/empty"), "JENKINS_API_TOKEN_FILE: \"/empty\" is empty"},
+		{append(base, "JENKINS_CA_FILE=/nope"), "JENKINS_CA_FILE: cannot read"},
+		{append(base, "JENKINS_TIMEOUT=0s"), "JENKINS_TIMEOUT: 0s: must be positive"},
+		{append(base, "JENKINS_TIMEOUT=soon"), "JENKINS_TIMEOUT"},
+		{append(base, "WATCHDOG_PAIRS=slave01"), "WATCHDOG_PAIRS: \"slave01\": a group needs a primary and at least one standby"},
+		{append(base, "WATCHDOG_PAIRS=a:b,b:c"), "WATCHDOG_PAIRS: \"b:c\": node \"b\" is already in group \"a\""},
+		{append(base, "WATCHDOG_PAIRS=a:a"), "WATCHDOG_PAIRS: \"a:a\": node \"a\" appears twice"},
+		{append(base, "WATCHDOG_PAIRS=a:(built-in)"), "WATCHDOG_PAIRS"},
+		{append(base, "WATCHDOG_PAIRS=a:b,"), "WATCHDOG_PAIRS: group 2 is empty"},
+		{append(base, "WATCHDOG_SCHEDULE=every tuesday"), "WATCHDOG_SCHEDULE"},
+		{append(base, "WATCHDOG_FAILOVER_AFTER=0"), "WATCHDOG_FAILOVER_AFTER: 0: must be 1 or more"},
+		{append(base, "WATCHDOG_FAILBACK_AFTER=-3"), "WATCHDOG_FAILBACK_AFTER"},
+		{append(base, "WATCHDOG_FAILBACK_AFTER=two"), "WATCHDOG_FAILBACK_AFTER: \"two\" is not a whole number"},
+		{append(base, "WATCHDOG_STANDBY_WAIT=0"), "WATCHDOG_STANDBY_WAIT"},
+		{append(base, "WATCHDOG_FAILBACK=sometimes"), "WATCHDOG_FAILBACK: \"sometimes\""},
+		{append(base, "WATCHDOG_DRY_RUN=maybe"), "WATCHDOG_DRY_RUN"},
+		{append(base, "WATCHDOG_LISTEN_ADDR=9723"), "WATCHDOG_LISTEN_ADDR"},
+		{append(base, "WATCHDOG_TLS_CERT_FILE=/c"), "WATCHDOG_TLS_KEY_FILE: required"},
+		{append(base, "WATCHDOG_AUTH_FILE=/auth-bad"), "WATCHDOG_AUTH_FILE: \"/auth-bad\" must hold one line user:password"},
+		{append(base, "LOG_LEVEL=loud"), "LOG_LEVEL"},
+		{append(base, "LOG_FORMAT=xml"), "LOG_FORMAT"},
+	}
+	fsys := files(map[string]string{"/t": "x", "/empty": "\n", "/c": "cert", "/auth-bad": "nocolon"})
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			c, err := Load(tt.env, fsys)
+			if err == nil {
+				t.Fatalf("Load(%v) = %+v, want an error", tt.env, c)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryError(t *testing.T) {
+	_, err := Load([]string{"WATCHDOG_FAILOVER_AFTER=0", "LOG_FORMAT=xml"}, files(nil))
+	for _, v := range []string{"JENKINS_URL", "WATCHDOG_FAILOVER_AFTER", "LOG_FORMAT"} {
+		if err == nil || !strings.Contains(err.Error(), v) {
+			t.Errorf("error %v does not name %s", err, v)
+		}
+	}
+}
+
+func TestParsePairs(t *testing.T) {
+	g, err := ParsePairs(" slave01 : slave02 : slave03 , build-a:build-b,agent 01:ağent 02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(g)
+	want := "[{slave01 [slave02 slave03]} {build-a [build-b]} {agent 01 [ağent 02]}]"
+	if got != want {
+		t.Errorf("ParsePairs = %s, want %s", got, want)
+	}
+}
+
+func TestAuthFileMatch(t *testing.T) {
+	a, err := LoadAuthFile("/a", files(map[string]string{"/a": "prom:pa:ss\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Match("prom", "pa:ss") || a.Match("prom", "pa") || a.Match("other", "pa:ss") {
+		t.Error("Match is wrong")
+	}
+}
+
+// The README's configuration table is generated from the declarations;
+// this keeps the committed copy in step.
+func TestReadmeTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), MarkdownTable()) {
+		t.Errorf("README.md's configuration table is stale; replace it with:\n%s", MarkdownTable())
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	u := Usage()
+	for _, v := range Variables() {
+		if !strings.Contains(u, v.Name) || v.Help == "" {
+			t.Errorf("variable %s missing from usage or undocumented", v.Name)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs what it needs on a fresh
+# Debian machine (run as root, or with sudo available), then runs vet,
+# the race-enabled tests, short fuzz runs, a benchmark smoke, shellcheck
+# and the deployment checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=false
+need_pkg() { # need_pkg COMMAND PACKAGE
+	if ! command -v "$1" >/dev/null 2>&1; then
+		if [ "$apt_updated" = false ]; then
+			as_root apt-get update -qq
+			apt_updated=true
+		fi
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+	fi
+}
+
+log "tools"
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="/usr/local/go/bin:$PATH"
+fi
+# Debian's Go is older than go.mod asks for; GOTOOLCHAIN=auto then fetches
+# the right toolchain from the module proxy.
+need_pkg go golang-go
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+need_pkg gcc gcc # -race needs cgo
+need_pkg shellcheck shellcheck
+go version
+
+log "go vet"
+go vet ./...
+
+log "go test -race"
+go test -race -count=1 -timeout 15m ./...
+
+if [ -x scripts/fuzz-short.sh ]; then
+	log "fuzz (short)"
+	scripts/fuzz-short.sh
+fi
+
+if [ -d perf ]; then
+	log "benchmark smoke (one iteration each)"
+	go test -run '^$' -bench . -benchtime 1x -timeout 10m ./perf/
+fi
+
+log "demo"
+go run . demo --listen "" --interval 0s
+
+log "shellcheck"
+shellcheck scripts/*.sh .ci/run
+
+if [ -x scripts/verify-deploy.sh ]; then
+	log "deployment checks"
+	scripts/verify-deploy.sh
+fi
+
+log "all checks passed"
