@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func run(t *testing.T, ctx context.Context, environ []string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut lockedBuffer
+	code := Main(ctx, Env{Args: args, Environ: environ, Stdout: &out, Stderr: &errOut, Version: "test"})
+	return code, out.String(), errOut.String()
+}
+
+func TestHelpPrintsEveryVariable(t *testing.T) {
+	code, out, _ := run(t, context.Background(), nil, "-h")
+	if code != ExitOK {
+		t.Fatalf("-h exit %d", code)
+	}
+	for _, v := range config.Variables() {
+		if !strings.Contains(out, v.Name) {
+			t.Errorf("-h does not list %s", v.Name)
+		}
+	}
+}
+
+func TestBadConfigExitsAtOnceNamingTheVariable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, _, errOut := run(t, ctx, []string{"JENKINS_URL=http://127.0.0.1:1", "WATCHDOG_PAIRS=slave01"})
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want %d", code, ExitUsage)
+	}
+	if !strings.Contains(errOut, `WATCHDOG_PAIRS: "slave01": a group needs a primary and at least one standby`) {
+		t.Errorf("stderr = %q", errOut)
+	}
+	if ctx.Err() != nil {
+		t.Error("bad config did not exit at once")
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, _, _ := run(t, context.Background(), nil, "frobnicate"); code != ExitUsage {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if code, out, _ := run(t, context.Background(), nil, "version"); code != 0 || !strings.Contains(out, "test") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+func TestStatusWithoutDaemonIsAClearError(t *testing.T) {
+	addr := freeAddr(t)
+	code, _, errOut := run(t, context.Background(), nil, "status", "--addr", addr)
+	if code != ExitFailed || !strings.Contains(errOut, "no watchdog answering at http://"+addr) {
+		t.Errorf("exit %d stderr %q", code, errOut)
+	}
+	code, _, _ = run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck")
+	if code != ExitFailed {
+		t.Errorf("healthcheck without daemon: exit %d", code)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// waitFor polls an HTTP endpoint of a daemon started in the same test
+// until it answers want, within a bounded time.
+func waitFor(t *testing.T, url string, want int, client *http.Client) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == want {
+				return string(b)
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered %d (last: %s)", url, want, last)
+	return ""
+}
+
+// TestDaemonEndToEnd runs the real daemon (TLS to Jenkins, token from a
+// file, auth on /metrics) against the fake controller and stops it the way
+// SIGTERM does.
+func TestDaemonEndToEnd(t *testing.T) {
+	fake := fakejenkins.New(fakejenkins.Options{Prefix: "/jenkins"})
+	defer fake.Close()
+	fake.AddUser("watchdog", "tls-token-123", fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	for _, n := range []string{"slave01", "slave02"} {
+		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fake.OperatorOffline("slave02", "admin", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.KillAgent("slave01"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(fake)
+	defer srv.Close()
+
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	tokenFile := filepath.Join(dir, "token")
+	authFile := filepath.Join(dir, "auth")
+	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	writeFile(t, tokenFile, "tls-token-123\n")
+	writeFile(t, authFile, "prom:scrape-pass\n")
+	addr := freeAddr(t)
+	environ := []string{
+		"JENKINS_URL=" + srv.URL + "/jenkins", "JENKINS_USER=watchdog", "JENKINS_API_TOKEN_FILE=" + tokenFile,
+		"JENKINS_CA_FILE=" + ca, "WATCHDOG_SCHEDULE=@every 1s", "WATCHDOG_FAILOVER_AFTER=1",
+		"WATCHDOG_LISTEN_ADDR=" + addr, "WATCHDOG_AUTH_FILE=" + authFile, "LOG_LEVEL=debug",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr lockedBuffer
+	go func() {
+		done <- Main(ctx, Env{Environ: environ, Stdout: io.Discard, Stderr: &stderr, Version: "test"})
+	}()
+	client := &http.Client{Timeout: 2 * time.Second}
+	base := "http://" + addr
+	waitFor(t, base+"/readyz", 200, client)
+	waitFor(t, base+"/livez", 200, client)
+	waitFor(t, base+"/metrics", 401, client)
+
+	// The first poll sees slave01 down; FAILOVER_AFTER=1 acts at once.
+	scrape := func() string {
+		req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+		req.SetBasicAuth("prom", "scrape-pass")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	const toggled = `jenkins_failover_actions_total{action="online",node="slave02",result="ok"} 1`
+	body := scrape()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, toggled); body = scrape() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failover; log:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, _ := fake.Node("slave02"); n.Offline {
+		t.Errorf("slave02 still offline after the toggle was counted: %+v", n)
+	}
+	for _, want := range []string{`jenkins_failover_jenkins_up 1`, "go_goroutines", "process_resident_memory_bytes", `jenkins_failover_build_info{goversion=`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	code, out, errOut := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr, "WATCHDOG_AUTH_FILE=" + authFile}, "status")
+	if code != 0 || !strings.Contains(out, "slave01") || !strings.Contains(out, "NODE") {
+		t.Errorf("status: exit %d out %q err %q", code, out, errOut)
+	}
+	if code, _, _ := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck"); code != 0 {
+		t.Errorf("healthcheck exit %d", code)
+	}
+
+	cancel() // what SIGTERM does
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("daemon exit %d after shutdown; log:\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	if strings.Contains(stderr.String(), "tls-token-123") || strings.Contains(stderr.String(), "scrape-pass") {
+		t.Error("a secret appears in the log")
+	}
+	if _, err := client.Get(base + "/livez"); err == nil {
+		t.Error("HTTP server still serving after shutdown")
+	}
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDemoSucceeds(t *testing.T) {
+	code, out, errOut := run(t, context.Background(), nil, "demo", "--listen", "", "--interval", "0s")
+	if code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"failed_over", "failback", "story complete"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
