@@ -47,6 +47,9 @@ type Server struct {
 
 // Handler builds the routes.
 func Handler(o Options, draining <-chan struct{}) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	mux := http.NewServeMux()
 	live := func(w http.ResponseWriter, _ *http.Request) {
 		if !o.Watcher.Live() {
