@@ -187,7 +187,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("the watchdog sent %s %s to the primary", r.Method, r.Path)
 		}
 	}
-	say("checked: no request ever changed %s; %d polls, one GET each", primary, polls)
+	say("checked: no request ever changed %s; %d polls, each one GET of all computers", primary, polls)
 	say("story complete: failover and failback worked")
 	return nil
 }
