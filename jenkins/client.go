@@ -235,7 +235,10 @@ func (c *Client) get(ctx context.Context, op, node, endpoint, tree string) ([]by
 	if resp.StatusCode != http.StatusOK {
 		return nil, resp, statusError(op, node, resp, body)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
+	// An HTML page with status 200 (a login form, a proxy's error page)
+	// must not pass for data. Other types are left to the JSON decoder:
+	// servers that omit the header get text/plain sniffed by Go.
+	if ct := strings.ToLower(resp.Header.Get("Content-Type")); strings.Contains(ct, "html") {
 		return nil, resp, badResponse(op, node, resp, fmt.Errorf("content type %q, not JSON", ct))
 	}
 	return []byte(body), resp, nil
