@@ -309,10 +309,11 @@ func (w *Watcher) act(ctx context.Context, g config.Group, actions []Action) []a
 		case w.refuse(g, a) != nil:
 			log.Error("refusing action", "error", w.refuse(g, a))
 			r = actionResult{result: ResultError}
-		case failed[a.Node]:
-			r = actionResult{result: ResultSkipped}
 		case w.dryRun:
 			r = actionResult{result: ResultDryRun}
+		case failed[a.Node]:
+			// An earlier change to this node failed in this poll.
+			r = actionResult{result: ResultSkipped}
 		default:
 			r = w.do(ctx, log, a, reads)
 		}
