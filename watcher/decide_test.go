@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
@@ -247,5 +248,17 @@ func TestDecideDoesNotMutatePrevious(t *testing.T) {
 	Decide(g, prev, nodesOf(map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked}), p)
 	if len(prev.Tried) != 1 || !prev.Tried["s2"] {
 		t.Errorf("Decide changed the previous state's Tried map: %v", prev.Tried)
+	}
+}
+
+func TestParkMessageReadsBackUnchanged(t *testing.T) {
+	for _, why := range []string{"primary slave01 is back", "primary a  b : c <x> & \"q\" 'r' is back", "x\ny"} {
+		msg := ParkMessage(why)
+		if strings.Contains(msg, " : ") || strings.ContainsAny(msg, "<>&\"'\n") || strings.Contains(msg, "  ") {
+			t.Errorf("ParkMessage(%q) = %q: Jenkins would change it", why, msg)
+		}
+		if !strings.HasPrefix(msg, ParkTag) {
+			t.Errorf("ParkMessage(%q) = %q lacks the tag", why, msg)
+		}
 	}
 }

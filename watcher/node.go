@@ -37,8 +37,15 @@ const (
 // written in offlineCauseReason.
 const ParkTag = "[jenkins-failover-watchdog]"
 
-// ParkMessage is the offline message for a node the watchdog parks.
-func ParkMessage(why string) string { return ParkTag + " standby parked: " + why }
+// ParkMessage is the offline message for a node the watchdog parks. It is
+// kept to characters and spacing that read back unchanged: Jenkins escapes
+// HTML characters and runs of spaces, and strips everything up to the last
+// " : " when it shows a user's message.
+func ParkMessage(why string) string {
+	msg := ParkTag + " standby parked: " + why
+	msg = strings.Join(strings.Fields(msg), " ")
+	return strings.NewReplacer(" : ", " - ", "<", "", ">", "", "&", "and", `"`, "", "'", "").Replace(msg)
+}
 
 // NodeInfo is what one read of a computer says.
 type NodeInfo struct {
