@@ -600,3 +600,30 @@ jenkins_failover_jenkins_up 1
 		t.Errorf("standby_active_since = %v, clock at %v", since, l.clock.Now().Unix())
 	}
 }
+
+func TestOneGroupsFailureDoesNotStopAnother(t *testing.T) {
+	l := newLab(t, labOptions{pairs: "slave01:slave02,build-a:build-b"})
+	l.mustPoll()
+	l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultStatus, Status: http.StatusInternalServerError, Method: http.MethodPost, Node: "slave02"})
+	must(t, l.fake.KillAgent("slave01"))
+	must(t, l.fake.KillAgent("build-a"))
+	for range 4 {
+		l.mustPoll()
+	}
+	if st := l.w.GroupState("build-a"); st.Phase != watcher.PhaseFailedOver || st.Active != "build-b" {
+		t.Errorf("group build-a = %+v, want failed over to build-b", st)
+	}
+	if st := l.w.GroupState("slave01"); st.Phase != watcher.PhaseFailingOver {
+		t.Errorf("group slave01 = %s, want failing_over while its toggle fails", st.Phase)
+	}
+	// Polls are one GET of all computers, whatever the number of groups.
+	reads := 0
+	for _, r := range l.fake.Requests() {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/computer/api/json") {
+			reads++
+		}
+	}
+	if reads != l.polls {
+		t.Errorf("%d list reads in %d polls, want one each", reads, l.polls)
+	}
+}
