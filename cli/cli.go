@@ -49,6 +49,8 @@ func Main(ctx context.Context, e Env) int {
 		err = runStatus(ctx, e, args)
 	case "healthcheck":
 		err = runHealthcheck(ctx, e, args)
+	case "maintenance":
+		err = runMaintenance(ctx, e, args)
 	case "fake-jenkins":
 		err = runFakeJenkins(ctx, e, args)
 	case "version":

@@ -238,3 +238,18 @@ func TestDemoSucceeds(t *testing.T) {
 		}
 	}
 }
+
+func TestMaintenanceUsageErrors(t *testing.T) {
+	env := []string{"JENKINS_URL=http://127.0.0.1:1"}
+	for _, args := range [][]string{{"maintenance"}, {"maintenance", "pause"}, {"maintenance", "start"},
+		{"maintenance", "start", "nosuchgroup"}, {"maintenance", "end", "--all", "slave01"}} {
+		if code, _, errOut := run(t, context.Background(), env, args...); code != ExitUsage {
+			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, ExitUsage)
+		}
+	}
+	// A reachable group on an unreachable Jenkins: that group fails, exit 1.
+	code, out, _ := run(t, context.Background(), env, "maintenance", "start", "slave01")
+	if code != ExitFailed || !strings.Contains(out, "FAILED") {
+		t.Errorf("unreachable Jenkins: exit %d, out %q", code, out)
+	}
+}

@@ -18,6 +18,9 @@ Usage:
   jenkins-failover-watchdog demo       run a failover story against a built-in fake Jenkins
   jenkins-failover-watchdog status     print a running daemon's state (--addr, --json)
   jenkins-failover-watchdog healthcheck  exit 0 when the daemon's /livez answers 200
+  jenkins-failover-watchdog maintenance start|end [--message M] (--all | GROUP...)
+                                       planned switchover: take primaries offline for
+                                       maintenance (the daemon fails over), then back
   jenkins-failover-watchdog version    print the version
   jenkins-failover-watchdog fake-jenkins  serve a fake Jenkins controller for trials (dev tool)
 

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
+)
+
+const maintenanceSynopsis = "maintenance start|end [--message text] (--all | GROUP...)"
+
+// runMaintenance is the planned switchover: start takes primaries offline
+// with an operator's message (the daemon then fails their groups over and
+// shows them as "maintenance"); end brings them back (the daemon fails back).
+func runMaintenance(ctx context.Context, e Env, args []string) error {
+	if len(args) == 0 || (args[0] != "start" && args[0] != "end") {
+		return &usageError{fmt.Errorf("usage: jenkins-failover-watchdog %s", maintenanceSynopsis)}
+	}
+	verb := args[0]
+	fs := newFlagSet(e, "maintenance", maintenanceSynopsis)
+	message := fs.String("message", switchover.DefaultMessage, "offline message shown in Jenkins (start only)")
+	all := fs.Bool("all", false, "every group of WATCHDOG_PAIRS")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &usageError{err}
+	}
+	cfg, err := config.Load(e.Environ, e.ReadFile)
+	if err != nil {
+		return &usageError{fmt.Errorf("configuration error:\n%w", err)}
+	}
+	groups, err := selectGroups(cfg.Groups, fs.Args(), *all)
+	if err != nil {
+		return &usageError{err}
+	}
+	var caPEM []byte
+	if cfg.JenkinsCAFile != "" {
+		if caPEM, err = e.ReadFile(cfg.JenkinsCAFile); err != nil {
+			return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+		}
+	}
+	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
+		Token: cfg.JenkinsToken.Reveal(), CAPEM: caPEM, Timeout: cfg.JenkinsTimeout})
+	if err != nil {
+		return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+	}
+	var results []switchover.Result
+	if verb == "start" {
+		results = switchover.Start(ctx, client, groups, *message)
+	} else {
+		results = switchover.End(ctx, client, groups)
+	}
+	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tRESULT\tDETAIL")
+	failed := 0
+	for _, r := range results {
+		result, detail := "unchanged", r.Detail
+		switch {
+		case r.Err != nil:
+			result, detail = "FAILED", r.Err.Error()
+			failed++
+		case r.Done:
+			result = "done"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Group, result, detail)
+	}
+	_ = tw.Flush()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d groups failed; the others went ahead", failed, len(results))
+	}
+	return nil
+}
+
+func selectGroups(groups []config.Group, names []string, all bool) ([]config.Group, error) {
+	switch {
+	case all && len(names) > 0:
+		return nil, fmt.Errorf("name groups or use --all, not both")
+	case all:
+		return groups, nil
+	case len(names) == 0:
+		return nil, fmt.Errorf("name the groups (by primary) or use --all")
+	}
+	var out []config.Group
+	for _, n := range names {
+		i := slices.IndexFunc(groups, func(g config.Group) bool { return g.Name() == n })
+		if i < 0 {
+			return nil, fmt.Errorf("%q is not a group of WATCHDOG_PAIRS (groups are named by their primary)", n)
+		}
+		out = append(out, groups[i])
+	}
+	return out, nil
+}

@@ -1,0 +1,120 @@
+package switchover_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
+	fake := fakejenkins.New(fakejenkins.Options{})
+	defer fake.Close()
+	fake.AddUser("w", "tok", fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	groups, err := config.ParsePairs("slave01:slave02,build-a:build-b,lonely-a:lonely-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		for i, n := range g.Nodes() {
+			if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				if err := fake.OperatorOffline(n, "admin", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// lonely-b is held by someone: lonely-a's group has no standby to move to.
+	if err := fake.OperatorOffline("lonely-b", "bob", "broken disk"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	client, err := jenkins.New(jenkins.Options{URL: srv.URL, User: "w", Token: "tok", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	build, err := fake.StartBuild("slave01")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res := switchover.Start(ctx, client, groups, "kernel upgrade")
+	if len(res) != 3 || !res[0].Done || !res[1].Done || res[2].Err == nil {
+		t.Fatalf("start results = %+v; want the first two done and lonely-a refused", res)
+	}
+	for _, n := range []string{"slave01", "build-a"} {
+		if s, _ := fake.Node(n); !s.TemporarilyOffline || s.CauseReason != "kernel upgrade" {
+			t.Errorf("%s after start: %+v", n, s)
+		}
+	}
+	if s, _ := fake.Node("lonely-a"); s.Offline {
+		t.Error("lonely-a was taken offline although no standby could carry its group")
+	}
+	if _, state, _ := fake.Build(build); state != fakejenkins.BuildRunning {
+		t.Errorf("build on the primary %s: maintenance must let it finish", state)
+	}
+
+	// The daemon fails the two groups over and shows them in maintenance.
+	w := watcher.New(watcher.Options{Jenkins: client, Groups: groups,
+		Params:  watcher.Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto},
+		Metrics: watcher.NewMetrics(prometheus.NewRegistry(), groups, nil)})
+	for range 2 {
+		if err := w.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []string{"slave01", "build-a"} {
+		if st := w.GroupState(g); st.Phase != watcher.PhaseMaintenance {
+			t.Errorf("group %s = %s, want maintenance", g, st.Phase)
+		}
+	}
+	if st := w.GroupState("lonely-a"); st.Phase != watcher.PhaseNormal {
+		t.Errorf("group lonely-a = %s, want normal", st.Phase)
+	}
+
+	// End: primaries back; one end fails (injected), the other goes ahead.
+	fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultStatus, Status: http.StatusInternalServerError, Method: http.MethodPost, Node: "build-a"})
+	res = switchover.End(ctx, client, groups)
+	if !res[0].Done || res[1].Err == nil || res[2].Done || res[2].Err != nil {
+		t.Fatalf("end results = %+v", res)
+	}
+	for range 2 {
+		if err := w.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := w.GroupState("slave01"); st.Phase != watcher.PhaseNormal {
+		t.Errorf("slave01 after end = %s, want normal (failed back)", st.Phase)
+	}
+	if s, _ := fake.Node("slave02"); !s.TemporarilyOffline || !strings.Contains(s.CauseReason, watcher.ParkTag) {
+		t.Errorf("slave02 not parked after failback: %+v", s)
+	}
+	if st := w.GroupState("build-a"); st.Phase != watcher.PhaseMaintenance {
+		t.Errorf("build-a = %s, want still in maintenance after its end failed", st.Phase)
+	}
+	// The daemon itself never sent a change to a primary.
+	for _, r := range fake.Requests() {
+		if r.Method == http.MethodPost && r.Action == "changeOfflineCause" && strings.Contains(r.RawQuery, "jenkins-failover-watchdog") {
+			for _, g := range groups {
+				if strings.Contains(r.Path, "/computer/"+g.Primary+"/") {
+					t.Errorf("watchdog parked primary: %+v", r)
+				}
+			}
+		}
+	}
+}
