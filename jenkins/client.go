@@ -29,7 +29,7 @@ import (
 // Tree filters are what keeps a poll to one small request whatever the
 // number of nodes: only the fields the decision needs.
 const (
-	nodeFields    = "displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]"
+	nodeFields    = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]"
 	computersTree = "computer[" + nodeFields + "]"
 	builtInClass  = "hudson.model.Hudson$MasterComputer"
 	// maxBody bounds what a misbehaving server can make us read. 1,000
@@ -318,7 +318,8 @@ func (c *Client) refreshCrumb(ctx context.Context) error {
 
 func isCrumbRejection(resp *http.Response, body string) bool {
 	return resp != nil && resp.StatusCode == http.StatusForbidden &&
-		resp.Header.Get("X-Required-Permission") == "" && strings.Contains(body, "No valid crumb")
+		resp.Header.Get("X-Required-Permission") == "" &&
+		(strings.Contains(body, "No valid crumb") || strings.Contains(resp.Status, "No valid crumb"))
 }
 
 func statusError(op, node string, resp *http.Response, body string) error {
@@ -383,6 +384,14 @@ func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &cappedBody{rc: resp.Body, left: maxBody}
+	// gojenkins turns an answer with X-Error into an error and drops the
+	// response unclosed, leaking its connection, and the error would read
+	// as a network failure. Hide the header from it: the status check
+	// here classifies the answer and closes the body.
+	if v := resp.Header.Values("X-Error"); len(v) > 0 {
+		resp.Header.Del("X-Error")
+		resp.Header["X-Jenkins-Error"] = v
+	}
 	return resp, nil
 }
 

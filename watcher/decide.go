@@ -55,6 +55,9 @@ type GroupState struct {
 	// and CandidatePolls the polls it has had to get there.
 	Candidate      string
 	CandidatePolls int
+	// Grace is a number of polls during which a primary reading offline
+	// is not counted: set when the controller restarted.
+	Grace int
 	// Tried holds the standbys given up on during this failover; the value
 	// says whether the node's channel was up when it was given up. A
 	// standby given up while disconnected is tried again once its channel
@@ -76,10 +79,11 @@ type Action struct {
 	Kind ActionKind
 	Node string
 	Why  string
-	// Commits marks the actions the new state depends on: bringing up the
-	// candidate, parking the carrier on failback. Next is kept only when
-	// all of them succeed.
+	// Commits marks the actions the new state depends on: parking the
+	// carrier on failback. Next is kept only when all of them succeed.
 	Commits bool
+	// Retag parks even a node already parked, to rewrite the message.
+	Retag bool
 }
 
 // Decision is the outcome of Decide for one group.
@@ -102,7 +106,8 @@ const counterCap = 1 << 30
 
 // Decide is the whole policy: from the previous state of a group and a
 // fresh reading of its nodes, the next state and the changes to ask for.
-// It never emits an action on the primary or on a held or missing node.
+// It never emits an action on the primary or on a held or missing node, and
+// at most one action per node except online followed by launch.
 func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params) Decision {
 	state := func(name string) NodeState {
 		n, ok := nodes[name]
@@ -112,10 +117,16 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 	next.Tried = maps.Clone(prev.Tried)
 
 	primaryUp := state(g.Primary) == NodeOnline
-	if primaryUp {
+	switch {
+	case primaryUp:
 		next.PrimaryUpPolls = min(prev.PrimaryUpPolls+1, counterCap)
-		next.PrimaryDownPolls = 0
-	} else {
+		next.PrimaryDownPolls, next.Grace = 0, 0
+	case prev.Grace > 0:
+		// The controller just restarted: every agent reads disconnected
+		// until it reconnects. Give them time before counting.
+		next.Grace = prev.Grace - 1
+		next.PrimaryUpPolls = 0
+	default:
 		next.PrimaryDownPolls = min(prev.PrimaryDownPolls+1, counterCap)
 		next.PrimaryUpPolls = 0
 	}
@@ -126,27 +137,28 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 			onlineStandbys = append(onlineStandbys, s)
 		}
 	}
-	// The carrier is the standby already carrying if it still is, so that
-	// two online standbys never swap roles; else the first by priority.
-	carrier := ""
-	for _, s := range onlineStandbys {
-		if s == prev.Active {
-			carrier = s
-		}
-	}
-	if carrier == "" && len(onlineStandbys) > 0 {
-		carrier = onlineStandbys[0]
-	}
+	carrier := chooseCarrier(onlineStandbys, prev.Active, nodes)
 
 	var d Decision
-	park := func(node, why string) {
+	has := func(node string) bool {
 		for _, a := range d.Actions {
 			if a.Node == node {
-				return // one change per node per poll
+				return true
 			}
 		}
-		d.Actions = append(d.Actions, Action{Kind: ActionPark, Node: node, Why: why})
+		return false
 	}
+	add := func(a Action) {
+		// One change per node per poll; a launch may follow the toggle
+		// of a standby whose channel is down.
+		last := len(d.Actions) - 1
+		followsToggle := a.Kind == ActionLaunch && last >= 0 &&
+			d.Actions[last].Kind == ActionOnline && d.Actions[last].Node == a.Node
+		if !has(a.Node) || followsToggle {
+			d.Actions = append(d.Actions, a)
+		}
+	}
+	park := func(node, why string) { add(Action{Kind: ActionPark, Node: node, Why: why}) }
 	for _, s := range onlineStandbys {
 		if s != carrier {
 			park(s, "another standby already carries the group")
@@ -162,36 +174,45 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 			}
 		}
 	}
+	done := func() Decision {
+		d.Next = next
+		if d.OnFailure.Phase == "" {
+			d.OnFailure = next
+		}
+		return d
+	}
 
 	if primaryUp {
 		next.Candidate, next.CandidatePolls, next.Tried = "", 0, nil
 		if carrier == "" {
 			next.Phase, next.Active = PhaseNormal, g.Primary
 			parkStrays("")
-			d.Next, d.OnFailure = next, next
-			return d
+			// A standby left with the give-up message of a finished
+			// failover would be skipped by the next one after a restart.
+			for _, s := range g.Standbys {
+				if tried, _ := triedByTag(nodes[s]); tried && state(s) == NodeParked {
+					add(Action{Kind: ActionPark, Node: s, Why: "standby", Retag: true})
+				}
+			}
+			return done()
 		}
 		next.Active = carrier
-		if p.Failback == config.FailbackManual {
+		switch {
+		case p.Failback == config.FailbackManual:
 			next.Phase = PhaseManualFailback
 			parkStrays(carrier)
-			d.Next, d.OnFailure = next, next
-			return d
-		}
-		if next.PrimaryUpPolls < p.FailbackAfter {
+		case next.PrimaryUpPolls < p.FailbackAfter:
 			next.Phase = PhaseFailingBack
 			parkStrays(carrier)
-			d.Next, d.OnFailure = next, next
-			return d
+		default:
+			d.OnFailure = next
+			d.OnFailure.Phase = PhaseFailingBack
+			add(Action{Kind: ActionPark, Node: carrier, Why: "primary " + g.Primary + " is back", Commits: true})
+			d.Failback = true
+			parkStrays("")
+			next.Phase, next.Active = PhaseNormal, g.Primary
 		}
-		d.OnFailure = next
-		d.OnFailure.Phase = PhaseFailingBack
-		d.Actions = append(d.Actions, Action{Kind: ActionPark, Node: carrier, Why: "primary " + g.Primary + " is back", Commits: true})
-		d.Failback = true
-		parkStrays("")
-		next.Phase, next.Active = PhaseNormal, g.Primary
-		d.Next = next
-		return d
+		return done()
 	}
 
 	if carrier != "" {
@@ -203,15 +224,33 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 			next.Phase = PhaseMaintenance
 		}
 		parkStrays(carrier)
-		d.Next, d.OnFailure = next, next
-		return d
+		return done()
 	}
 
 	next.Active = ""
 	if next.PrimaryDownPolls < p.FailoverAfter {
 		next.Phase = PhaseSuspect
-		d.Next, d.OnFailure = next, next
-		return d
+		return done()
+	}
+
+	bringUp := func(s string) []Action {
+		n := nodes[s]
+		why := "primary " + g.Primary + " is down"
+		switch state(s) {
+		case NodeParked:
+			acts := []Action{{Kind: ActionOnline, Node: s, Why: why}}
+			if !n.Connected && n.Launchable {
+				acts = append(acts, Action{Kind: ActionLaunch, Node: s, Why: "standby is disconnected"})
+			}
+			return acts
+		case NodeDisconnected:
+			if n.Launchable {
+				return []Action{{Kind: ActionLaunch, Node: s, Why: why}}
+			}
+			// An inbound agent can only be waited for.
+			return []Action{}
+		}
+		return nil
 	}
 
 	if c := prev.Candidate; c != "" {
@@ -222,57 +261,79 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 			next.Tried = withTried(next.Tried, c, false)
 			next.Candidate, next.CandidatePolls = "", 0
 		case prev.CandidatePolls+1 >= p.StandbyWait:
-			// It had its chance. Park it so it does not take builds the
-			// moment it connects while the next standby carries.
-			park(c, "did not come online in time")
-			next.Tried = withTried(next.Tried, c, nodes[c].Connected)
+			// It had its chance. Park it, saying so in Jenkins, so that
+			// it takes no build the moment it connects while the next
+			// standby carries, and so a restarted watchdog skips it too.
+			connected := nodes[c].Connected
+			add(Action{Kind: ActionPark, Node: c, Why: giveUpMessage(connected), Retag: true})
+			next.Tried = withTried(next.Tried, c, connected)
 			next.Candidate, next.CandidatePolls = "", 0
 		default:
 			next.CandidatePolls = prev.CandidatePolls + 1
 			next.Phase = PhaseFailingOver
+			if cs == NodeParked {
+				// The last attempt did not take (a failed request, or
+				// someone parked it again): try once more this poll.
+				for _, a := range bringUp(c) {
+					add(a)
+				}
+			}
 			parkStrays(c)
-			d.Next, d.OnFailure = next, next
-			return d
+			return done()
 		}
 	}
 
-	// Pick the first standby by priority that can be brought up.
-	d.OnFailure = next
-	d.OnFailure.Phase = PhaseFailingOver
+	// Pick the first standby by priority that can be brought up. The pick
+	// is kept even if the request fails: the candidate gets StandbyWait
+	// polls, one attempt each, before the next standby is tried.
 	for _, s := range g.Standbys {
 		n := nodes[s]
 		if wasConnected, tried := next.Tried[s]; tried && (wasConnected || !n.Connected) {
 			continue
 		}
-		var acts []Action
-		switch state(s) {
-		case NodeParked:
-			acts = append(acts, Action{Kind: ActionOnline, Node: s, Why: "primary " + g.Primary + " is down", Commits: true})
-			if !n.Connected && n.Launchable {
-				acts = append(acts, Action{Kind: ActionLaunch, Node: s, Why: "standby is disconnected", Commits: true})
+		if tagged, wasConnected := triedByTag(n); tagged && (wasConnected || !n.Connected) {
+			if _, mem := next.Tried[s]; !mem {
+				continue
 			}
-		case NodeDisconnected:
-			if n.Launchable {
-				acts = append(acts, Action{Kind: ActionLaunch, Node: s, Why: "primary " + g.Primary + " is down", Commits: true})
-			}
-			// An inbound agent can only be waited for.
-		default:
+		}
+		acts := bringUp(s)
+		if acts == nil {
 			continue
 		}
 		delete(next.Tried, s)
-		d.Actions = append(d.Actions, acts...)
+		for _, a := range acts {
+			add(a)
+		}
 		next.Candidate, next.CandidatePolls = s, 0
 		next.Phase = PhaseFailingOver
 		parkStrays(s)
-		d.Next = next
-		return d
+		return done()
 	}
 	// Nothing can be brought up. A tried standby that reconnects by itself
 	// is left alone: it will carry, which beats nothing carrying.
 	next.Phase = PhaseDown
-	d.Next = next
-	d.OnFailure = next
-	return d
+	return done()
+}
+
+// chooseCarrier picks the standby that carries among those online: the
+// one already carrying, so two online standbys never swap roles; else one
+// running builds, so that parking the other aborts nothing; else the first
+// by priority. A restarted watchdog reaches the same choice from Jenkins.
+func chooseCarrier(online []string, active string, nodes map[string]NodeInfo) string {
+	for _, s := range online {
+		if s == active {
+			return s
+		}
+	}
+	for _, s := range online {
+		if !nodes[s].Idle {
+			return s
+		}
+	}
+	if len(online) > 0 {
+		return online[0]
+	}
+	return ""
 }
 
 func withTried(tried map[string]bool, node string, connected bool) map[string]bool {

@@ -11,6 +11,7 @@ import (
 // Node readings used by the decision table.
 var (
 	online       = NodeInfo{Connected: true, Launchable: true}
+	idleOnline   = NodeInfo{Connected: true, Launchable: true, Idle: true}
 	parked       = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, Connected: true, Launchable: true}
 	parkedTagged = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage("x"), Connected: true, Launchable: true}
 	parkedDown   = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, Launchable: true}
@@ -129,8 +130,35 @@ func TestDecide(t *testing.T) {
 			nodes: map[string]NodeInfo{"p": killed, "s1": killedInb, "s2": parked},
 			phase: PhaseFailingOver, candidate: "s1"},
 		{name: "candidate still coming up", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", CandidatePolls: 0},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
 			phase: PhaseFailingOver, candidate: "s1"},
+		{name: "candidate still parked: the toggle did not take, try again", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", CandidatePolls: 0},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "operator disconnected the standby with a message: held", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, CauseClass: CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
+			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+		{name: "operator-disconnected standby is not parked in normal state", prev: GroupState{Phase: PhaseNormal, Active: "p"},
+			nodes: map[string]NodeInfo{"p": online, "s1": {Offline: true, CauseClass: CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
+			phase: PhaseNormal, active: "p"},
+		{name: "restart: standby given up with its channel up is skipped", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpUp), Connected: true, Launchable: true}, "s2": killed},
+			want:  []act{{ActionLaunch, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+		{name: "restart: standby given up while disconnected is retried once connected", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpDown), Connected: true, Launchable: true}, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "restart: all given up, down", prev: GroupState{PrimaryDownPolls: 1},
+			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpDown), Launchable: true}, "s2": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpUp), Connected: true}},
+			phase: PhaseDown},
+		{name: "primary back: give-up messages are rewritten", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9},
+			nodes: map[string]NodeInfo{"p": online, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpDown), Launchable: true}, "s2": parked},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p"},
+		{name: "two standbys online, no carrier known: the busy one carries", prev: GroupState{},
+			nodes: map[string]NodeInfo{"p": killed, "s1": {Idle: true, Connected: true}, "s2": {Idle: false, Connected: true}},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseFailedOver, active: "s2"},
+		{name: "controller restarted: grace before counting the primary down", prev: GroupState{Phase: PhaseNormal, Active: "p", PrimaryDownPolls: 1, Grace: 2},
+			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			phase: PhaseSuspect},
 		{name: "candidate timed out: park it, try the next", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s1", CandidatePolls: 2},
 			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
 			want:  []act{{ActionPark, "s1"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
@@ -156,7 +184,7 @@ func TestDecide(t *testing.T) {
 			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": online},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseFailedOver, active: "s2"},
 		{name: "two standbys online, no carrier yet: first by priority carries", prev: GroupState{},
-			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": online},
+			nodes: map[string]NodeInfo{"p": killed, "s1": idleOnline, "s2": idleOnline},
 			want:  []act{{ActionPark, "s2"}}, phase: PhaseFailedOver, active: "s1"},
 		{name: "primary held by an operator: maintenance", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
 			nodes: map[string]NodeInfo{"p": held, "s1": online, "s2": parked},
@@ -227,17 +255,12 @@ func TestDecideOnFailureKeepsNoUncommittedChange(t *testing.T) {
 	g := config.Group{Primary: "p", Standbys: []string{"s1"}}
 	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}
 
-	d := Decide(g, GroupState{}, nodesOf(map[string]NodeInfo{"p": killed, "s1": parked}), p)
-	if d.Next.Candidate != "s1" || d.OnFailure.Candidate != "" {
-		t.Fatalf("failover: Next.Candidate=%q OnFailure.Candidate=%q; want s1 and none", d.Next.Candidate, d.OnFailure.Candidate)
-	}
-	if d.OnFailure.Phase != PhaseFailingOver {
-		t.Errorf("failover OnFailure phase = %s", d.OnFailure.Phase)
-	}
-
-	d = Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, nodesOf(map[string]NodeInfo{"p": online, "s1": online}), p)
+	d := Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, nodesOf(map[string]NodeInfo{"p": online, "s1": online}), p)
 	if !d.Failback || d.Next.Active != "p" || d.OnFailure.Active != "s1" || d.OnFailure.Phase != PhaseFailingBack {
 		t.Fatalf("failback: Next=%+v OnFailure=%+v", d.Next, d.OnFailure)
+	}
+	if len(d.Actions) != 1 || !d.Actions[0].Commits {
+		t.Fatalf("failback park must be a committing action: %+v", d.Actions)
 	}
 }
 

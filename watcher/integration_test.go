@@ -44,8 +44,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type labOptions struct {
 	pairs    string
@@ -177,12 +181,12 @@ func (l *lab) pollUntil(want watcher.Phase, max int) int {
 	return 0
 }
 
-// posts lists the changes sent to node ("" for any).
+// posts lists the changes the watchdog sent to node ("" for any).
 func (l *lab) posts(node string) []fakejenkins.RequestRecord {
 	var out []fakejenkins.RequestRecord
 	for _, r := range l.fake.Requests() {
-		if r.Method != http.MethodPost {
-			continue
+		if r.Method != http.MethodPost || r.User != testUser {
+			continue // reads, and changes made by people
 		}
 		if node == "" || strings.Contains(r.Path, "/computer/"+pathEscape(node)+"/") {
 			out = append(out, r)
@@ -459,28 +463,48 @@ func TestRestartMidFailoverTakesNoNewAction(t *testing.T) {
 }
 
 func TestMissingPermissionToToggle(t *testing.T) {
-	// Read only: every change answers 403.
+	// Read only: every change answers 403. The candidate gets one attempt
+	// per poll for WATCHDOG_STANDBY_WAIT polls, then the group is down.
 	l := newLab(t, labOptions{perms: []fakejenkins.Permission{fakejenkins.PermRead}})
 	l.mustPoll()
 	must(t, l.fake.KillAgent("slave01"))
-	for range 5 {
+	l.mustPoll() // suspect
+	for i := 1; i <= 3; i++ {
+		l.mustPoll()
+		if l.phase() != watcher.PhaseFailingOver {
+			t.Fatalf("poll %d past the threshold: phase %s, want failing_over", i, l.phase())
+		}
+		if got := len(l.posts("slave02")); got != i {
+			t.Fatalf("poll %d past the threshold: %d toggles of slave02, want %d (one per poll)", i, got, i)
+		}
+	}
+	l.mustPoll()
+	if l.phase() != watcher.PhaseDown {
+		t.Fatalf("phase = %s after the standby's wait ran out, want down", l.phase())
+	}
+	for range 3 {
 		l.mustPoll()
 	}
-	if l.phase() != watcher.PhaseFailingOver {
-		t.Fatalf("phase = %s, want failing_over while the toggle is refused", l.phase())
+	var toggles int
+	for _, p := range l.posts("slave02") {
+		if p.Action == "toggleOffline" {
+			toggles++
+		}
 	}
-	// One attempt per poll: polls 2..5 of the outage each try once.
-	if got := len(l.posts("slave02")); got != 4 {
-		t.Errorf("%d toggles of slave02 in 4 polls past the threshold, want 4 (one per poll)", got)
+	if toggles != 3 {
+		t.Errorf("%d toggles in all, want 3: a refused standby is not retried while down", toggles)
 	}
-	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "error"); got != 4 {
-		t.Errorf("actions_total{error} = %v, want 4", got)
+	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "error"); got != 3 {
+		t.Errorf("actions_total{online,error} = %v, want 3", got)
 	}
 	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", "forbidden"); got != 4 {
-		t.Errorf("jenkins_errors_total{forbidden} = %v, want 4", got)
+		t.Errorf("jenkins_errors_total{forbidden} = %v, want 4 (3 toggles, 1 give-up park)", got)
 	}
 	if !strings.Contains(l.logs.String(), "hudson.model.Computer.Connect") {
 		t.Errorf("log does not name the missing permission:\n%s", l.logs.String())
+	}
+	if c := strings.Count(l.logs.String(), "group is down"); c != 1 {
+		t.Errorf("'group is down' logged %d times, want once on the transition", c)
 	}
 	if strings.Contains(l.logs.String(), testToken) {
 		t.Error("the token appears in the log")
@@ -503,7 +527,9 @@ func TestFailedReadsChangeNothing(t *testing.T) {
 		break_ func(l *lab)
 		kind   string
 	}{
-		{"401 bad token", func(l *lab) { l.fake.AddUser(testUser, "another-token", fakejenkins.PermRead, fakejenkins.PermDisconnect) }, "unauthorized"},
+		{"401 bad token", func(l *lab) {
+			l.fake.AddUser(testUser, "another-token", fakejenkins.PermRead, fakejenkins.PermDisconnect)
+		}, "unauthorized"},
 		{"403 no read", func(l *lab) { l.fake.AddUser(testUser, testToken) }, "forbidden"},
 		{"503 starting", func(l *lab) { l.fake.SetStarting(true) }, "unavailable"},
 		{"HTML page", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultHTML}) }, "bad_response"},
@@ -626,4 +652,124 @@ func TestOneGroupsFailureDoesNotStopAnother(t *testing.T) {
 	if reads != l.polls {
 		t.Errorf("%d list reads in %d polls, want one each", reads, l.polls)
 	}
+}
+
+// operatorPost sends a change to the fake as a person would, through HTTP.
+func (l *lab) operatorPost(path string) {
+	l.t.Helper()
+	l.fake.AddUser("alice", "alice-token", fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	req, _ := http.NewRequest(http.MethodPost, l.srv.URL+l.opts.prefix+path, nil)
+	req.SetBasicAuth("alice", "alice-token")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		l.t.Fatalf("POST %s: %s", path, resp.Status)
+	}
+}
+
+func TestStandbyDisconnectedByAPersonIsHeld(t *testing.T) {
+	l := newLab(t, labOptions{pairs: "slave01:slave02:slave03"})
+	must(t, l.fake.OperatorOnline("slave02")) // online, so doDisconnect has a channel to close
+	l.operatorPost("/computer/slave02/doDisconnect?offlineMessage=replacing+disk")
+	for range 3 {
+		l.mustPoll()
+	}
+	must(t, l.fake.KillAgent("slave01"))
+	l.pollUntil(watcher.PhaseFailedOver, 4)
+	if st := l.w.GroupState("slave01"); st.Active != "slave03" {
+		t.Fatalf("active = %s, want slave03", st.Active)
+	}
+	l.assertNoPostTo("slave02")
+	if n := l.node("slave02"); n.CauseReason != "replacing disk" {
+		t.Errorf("the operator's message on slave02 changed: %q", n.CauseReason)
+	}
+}
+
+// deadStandbys sets up slave02 and slave03 parked with their machines dead:
+// toggling works, launching fails, neither comes online.
+func deadStandbys(t *testing.T) *lab {
+	l := newLab(t, labOptions{pairs: "slave01:slave02:slave03"})
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave02"))
+	must(t, l.fake.KillAgent("slave03"))
+	must(t, l.fake.KillAgent("slave01"))
+	return l
+}
+
+func TestRestartDuringFailingOverTakesNoNewAction(t *testing.T) {
+	l := deadStandbys(t)
+	// Run until slave02 was given up and slave03 is the candidate.
+	for range 12 {
+		l.mustPoll()
+		if l.w.GroupState("slave01").Candidate == "slave03" {
+			break
+		}
+	}
+	if st := l.w.GroupState("slave01"); st.Candidate != "slave03" {
+		t.Fatalf("setup: candidate %q, want slave03", st.Candidate)
+	}
+	l.fake.ResetRequests()
+	l.restartWatcher()
+	for range 2 {
+		l.mustPoll()
+	}
+	for _, p := range l.posts("") {
+		if p.Action == "toggleOffline" || p.Action == "changeOfflineCause" {
+			t.Errorf("restarted watcher sent %s to %s; a running one would only wait for slave03", p.Action, p.Path)
+		}
+	}
+	// slave03's machine comes back and Jenkins launches it: it carries.
+	must(t, l.fake.ReviveAgent("slave03"))
+	must(t, l.fake.Relaunch("slave03"))
+	l.pollUntil(watcher.PhaseFailedOver, 2)
+	if st := l.w.GroupState("slave01"); st.Active != "slave03" {
+		t.Fatalf("active = %s, want slave03", st.Active)
+	}
+}
+
+func TestRestartWhileDownTakesNoNewAction(t *testing.T) {
+	l := deadStandbys(t)
+	l.pollUntil(watcher.PhaseDown, 15)
+	l.fake.ResetRequests()
+	for range 3 {
+		l.mustPoll()
+	}
+	l.assertNoPostTo("")
+	l.restartWatcher()
+	l.pollUntil(watcher.PhaseDown, 4)
+	for range 3 {
+		l.mustPoll()
+	}
+	l.assertNoPostTo("")
+	// The primary returns: the give-up messages are replaced so that a
+	// later failover tries the standbys again.
+	must(t, l.fake.ReviveAgent("slave01"))
+	must(t, l.fake.Relaunch("slave01"))
+	l.pollUntil(watcher.PhaseNormal, 1)
+	for _, s := range []string{"slave02", "slave03"} {
+		if n := l.node(s); strings.Contains(n.CauseReason, "did not come online") || !n.TemporarilyOffline {
+			t.Errorf("%s after the primary returned: %+v", s, n)
+		}
+	}
+}
+
+func TestControllerRestartGetsGraceBeforeFailover(t *testing.T) {
+	l := newLab(t, labOptions{})
+	l.pollUntil(watcher.PhaseNormal, 1)
+	l.fake.Restart() // every channel drops; SSH agents wait for a launch
+	// FAILOVER_AFTER=2: without grace the second poll would toggle slave02.
+	for range 2 {
+		l.mustPoll()
+	}
+	l.assertNoPostTo("")
+	if got := l.counter("jenkins_failover_controller_restarts_total"); got != 1 {
+		t.Errorf("controller_restarts_total = %v", got)
+	}
+	must(t, l.fake.Relaunch("slave01"))
+	l.pollUntil(watcher.PhaseNormal, 1)
+	l.assertNoPostTo("")
 }

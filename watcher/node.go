@@ -37,6 +37,31 @@ const (
 // written in offlineCauseReason.
 const ParkTag = "[jenkins-failover-watchdog]"
 
+// giveUpMarker marks a standby parked because it did not come online in
+// time, and whether its channel was up then. The message is the memory of
+// a failover in progress that a restarted watchdog reads back from Jenkins.
+const (
+	giveUpMarker = "did not come online in time"
+	giveUpUp     = giveUpMarker + " with its channel up"
+	giveUpDown   = giveUpMarker + " with its channel down"
+)
+
+func giveUpMessage(connected bool) string {
+	if connected {
+		return giveUpUp
+	}
+	return giveUpDown
+}
+
+// triedByTag reports whether Jenkins shows the node as a standby the
+// watchdog gave up on, and whether its channel was up at the time.
+func triedByTag(n NodeInfo) (tried, wasConnected bool) {
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, ParkTag) || !strings.Contains(n.CauseReason, giveUpMarker) {
+		return false, false
+	}
+	return true, strings.Contains(n.CauseReason, giveUpUp)
+}
+
 // ParkMessage is the offline message for a node the watchdog parks. It is
 // kept to characters and spacing that read back unchanged: Jenkins escapes
 // HTML characters and runs of spaces, and strips everything up to the last
@@ -93,6 +118,11 @@ func Classify(n NodeInfo, present bool) NodeState {
 	case !n.Offline:
 		return NodeOnline
 	case !n.TemporarilyOffline:
+		// A person who disconnected the agent with a message
+		// (doDisconnect) owns it as much as one who took it offline.
+		if n.CauseClass == CauseUser && isHeld(n) {
+			return NodeHeld
+		}
 		return NodeDisconnected
 	case isHeld(n):
 		return NodeHeld

@@ -44,10 +44,13 @@ func (w *Watcher) Run(ctx context.Context, spec string, pollTimeout time.Duratio
 	go func() {
 		// The first poll need not wait for the first tick.
 		defer close(first)
-		poll()
+		if ctx.Err() == nil {
+			poll()
+		}
 	}()
 	<-ctx.Done()
-	w.log.Info("stopping: waiting for the poll in flight")
+	w.stopping.Store(true)
+	w.log.Info("stopping: finishing the action in flight")
 	<-c.Stop().Done()
 	<-first
 	return nil

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 )
 
@@ -31,19 +33,20 @@ type Options struct {
 
 // Watcher runs poll cycles and keeps what they learned.
 type Watcher struct {
-	j       Jenkins
-	groups  []config.Group
-	params  Params
-	dryRun  bool
-	log     *slog.Logger
-	m       *Metrics
-	now     func() time.Time
-	url     string
-	stall   time.Duration
-	roles   map[string]role
-	pollMu  sync.Mutex // one poll at a time
-	ready   atomic.Bool
-	created time.Time
+	j        Jenkins
+	groups   []config.Group
+	params   Params
+	dryRun   bool
+	log      *slog.Logger
+	m        *Metrics
+	now      func() time.Time
+	url      string
+	stall    time.Duration
+	roles    map[string]role
+	pollMu   sync.Mutex // one poll at a time
+	ready    atomic.Bool
+	stopping atomic.Bool // set on shutdown: finish the action in flight, start no other
+	created  time.Time
 
 	mu          sync.Mutex // guards everything below
 	states      map[string]GroupState
@@ -86,6 +89,9 @@ func New(o Options) *Watcher {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(prometheus.NewRegistry(), o.Groups, nil)
 	}
 	w := &Watcher{
 		j: o.Jenkins, groups: o.Groups, params: o.Params, dryRun: o.DryRun, log: o.Logger,
@@ -157,6 +163,11 @@ func (w *Watcher) Poll(ctx context.Context) (err error) {
 	}
 	w.pollSucceeded(snap)
 	for _, g := range w.groups {
+		if w.stopping.Load() {
+			// Shutting down: the action in flight was finished; start
+			// no new group.
+			break
+		}
 		w.pollGroup(ctx, g, snap)
 	}
 	return nil
@@ -191,7 +202,12 @@ func (w *Watcher) pollSucceeded(snap Snapshot) {
 	w.failStreak, w.lastErr, w.lastSuccess = 0, "", now
 	if w.session != "" && snap.Session != "" && snap.Session != w.session {
 		w.m.controllerStart.Inc()
-		w.log.Info("Jenkins controller restarted", "version", snap.Version)
+		w.log.Info("Jenkins controller restarted; agents get time to reconnect before a primary counts as down",
+			"version", snap.Version, "grace_polls", w.params.FailoverAfter)
+		for name, st := range w.states {
+			st.Grace, st.PrimaryDownPolls = w.params.FailoverAfter, 0
+			w.states[name] = st
+		}
 	}
 	w.version, w.session, w.nodes = snap.Version, snap.Session, snap.Nodes
 	for name := range w.roles {
@@ -232,6 +248,12 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap Snapshot) 
 	next := d.Next
 	if !committed {
 		next = d.OnFailure
+	}
+	if w.dryRun && len(d.Actions) > 0 {
+		// Nothing was sent: remember no attempt, so the same decision
+		// stands on the next poll instead of walking the standbys.
+		next = d.OnFailure
+		next.Candidate, next.CandidatePolls, next.Tried = prev.Candidate, prev.CandidatePolls, prev.Tried
 	}
 	if d.Failover {
 		w.m.failovers.WithLabelValues(g.Name()).Inc()
@@ -306,6 +328,8 @@ func (w *Watcher) act(ctx context.Context, g config.Group, actions []Action) []a
 		log := w.log.With("group", g.Name(), "node", a.Node, "action", string(a.Kind), "why", a.Why)
 		var r actionResult
 		switch {
+		case w.stopping.Load():
+			r = actionResult{result: ResultSkipped}
 		case w.refuse(g, a) != nil:
 			log.Error("refusing action", "error", w.refuse(g, a))
 			r = actionResult{result: ResultError}
@@ -405,7 +429,9 @@ func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[
 			log.Warn("not parking: someone else holds the node", "reason", fresh.CauseReason)
 			return actionResult{result: ResultSkipped}
 		case NodeParked:
-			return actionResult{result: ResultSkipped, achieved: true}
+			if !a.Retag {
+				return actionResult{result: ResultSkipped, achieved: true}
+			}
 		}
 		if err := w.j.Park(ctx, a.Node, ParkMessage(a.Why)); err != nil {
 			return fail("park failed", err)
@@ -413,7 +439,18 @@ func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[
 		log.Info("standby parked; running builds go on")
 		return actionResult{result: ResultOK, achieved: true}
 	case ActionLaunch:
-		if after, ok := reads[a.Node]; ok && after.Connected {
+		fresh, ok := reads[a.Node]
+		if !ok {
+			var err error
+			if fresh, err = w.j.Computer(ctx, a.Node); err != nil {
+				return fail("fresh read before launch failed; not launching", err)
+			}
+			if st := Classify(fresh, true); st == NodeHeld {
+				log.Warn("not launching: someone else holds the node", "reason", fresh.CauseReason)
+				return actionResult{result: ResultSkipped}
+			}
+		}
+		if fresh.Connected {
 			return actionResult{result: ResultSkipped, achieved: true}
 		}
 		if err := w.j.Launch(ctx, a.Node); err != nil {
@@ -434,5 +471,5 @@ func errorKind(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timeout"
 	}
-	return "unexpected"
+	return "" // not a failed request to Jenkins
 }
