@@ -179,6 +179,11 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	}
 	if _, err := cron.ParseStandard(raw.Schedule); err != nil {
 		add(varErr("WATCHDOG_SCHEDULE", "%q is not a cron spec: %v", raw.Schedule, err))
+	} else if every, ok := strings.CutPrefix(strings.TrimSpace(raw.Schedule), "@every "); ok {
+		// cron quietly rounds anything under a second up to a second.
+		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {
+			add(varErr("WATCHDOG_SCHEDULE", "%q: polls must be at least 1s apart", raw.Schedule))
+		}
 	}
 	c.FailoverAfter, err = positiveInt("WATCHDOG_FAILOVER_AFTER", raw.FailoverAfter)
 	add(err)

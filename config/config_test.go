@@ -76,6 +76,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "WATCHDOG_PAIRS=a:(built-in)"), "WATCHDOG_PAIRS"},
 		{append(base, "WATCHDOG_PAIRS=a:b,"), "WATCHDOG_PAIRS: group 2 is empty"},
 		{append(base, "WATCHDOG_SCHEDULE=every tuesday"), "WATCHDOG_SCHEDULE"},
+		{append(base, "WATCHDOG_SCHEDULE=@every 0s"), "WATCHDOG_SCHEDULE: \"@every 0s\": polls must be at least 1s apart"},
 		{append(base, "WATCHDOG_FAILOVER_AFTER=0"), "WATCHDOG_FAILOVER_AFTER: 0: must be 1 or more"},
 		{append(base, "WATCHDOG_FAILBACK_AFTER=-3"), "WATCHDOG_FAILBACK_AFTER"},
 		{append(base, "WATCHDOG_FAILBACK_AFTER=two"), "WATCHDOG_FAILBACK_AFTER: \"two\" is not a whole number"},
