@@ -3,12 +3,14 @@ package watcher_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +62,9 @@ type labOptions struct {
 	perms    []fakejenkins.Permission
 	timeout  time.Duration
 	password bool
+	// inProcess serves the fake through a RoundTripper instead of a
+	// socket, so the test can run in a synctest bubble with fake time.
+	inProcess bool
 }
 
 // lab is a fake controller on loopback HTTP with the real client and
@@ -67,7 +72,8 @@ type labOptions struct {
 type lab struct {
 	t      *testing.T
 	fake   *fakejenkins.Controller
-	srv    *httptest.Server
+	srv    *httptest.Server // nil when inProcess
+	base   string
 	groups []config.Group
 	opts   labOptions
 	clock  *clock
@@ -119,10 +125,16 @@ func newLab(t *testing.T, o labOptions) *lab {
 			}
 		}
 	}
-	srv := httptest.NewServer(fake)
-	t.Cleanup(func() { fake.Close(); srv.Close() })
-	l := &lab{t: t, fake: fake, srv: srv, groups: groups, opts: o,
+	l := &lab{t: t, fake: fake, groups: groups, opts: o,
 		clock: &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	if o.inProcess {
+		l.base = "http://jenkins.test"
+		t.Cleanup(fake.Close)
+	} else {
+		l.srv = httptest.NewServer(fake)
+		l.base = l.srv.URL
+		t.Cleanup(func() { fake.Close(); l.srv.Close() })
+	}
 	l.restartWatcher()
 	return l
 }
@@ -130,7 +142,12 @@ func newLab(t *testing.T, o labOptions) *lab {
 // restartWatcher replaces the watcher with a new one, as a restarted
 // process would start: no memory, same controller.
 func (l *lab) restartWatcher() {
-	client, err := jenkins.New(jenkins.Options{URL: l.srv.URL + l.opts.prefix, User: testUser, Token: testToken, Timeout: l.opts.timeout})
+	var rt http.RoundTripper
+	if l.opts.inProcess {
+		rt = handlerTransport{l.fake}
+	}
+	client, err := jenkins.New(jenkins.Options{URL: l.base + l.opts.prefix, User: testUser, Token: testToken,
+		Timeout: l.opts.timeout, Transport: rt})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -139,7 +156,7 @@ func (l *lab) restartWatcher() {
 		Jenkins: client, Groups: l.groups, Params: l.opts.params, DryRun: l.opts.dryRun,
 		Logger:  slog.New(slog.NewJSONHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics: watcher.NewMetrics(l.reg, l.groups, []string{"unauthorized", "forbidden", "not_found", "unavailable", "bad_response", "timeout", "network"}),
-		Now:     l.clock.Now, JenkinsURL: l.srv.URL,
+		Now:     l.clock.Now, JenkinsURL: l.base,
 	})
 }
 
@@ -521,12 +538,14 @@ func TestPrefixEscapedNamesAndPasswordCrumb(t *testing.T) {
 	}
 }
 
+type failedReadCase struct {
+	name   string
+	break_ func(l *lab)
+	kind   string
+}
+
 func TestFailedReadsChangeNothing(t *testing.T) {
-	tests := []struct {
-		name   string
-		break_ func(l *lab)
-		kind   string
-	}{
+	tests := []failedReadCase{
 		{"401 bad token", func(l *lab) {
 			l.fake.AddUser(testUser, "another-token", fakejenkins.PermRead, fakejenkins.PermDisconnect)
 		}, "unauthorized"},
@@ -541,35 +560,39 @@ func TestFailedReadsChangeNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			timeout := 5 * time.Second
 			if tt.kind == "timeout" {
-				// The one real wait in the suite: the client's own deadline.
-				timeout = 50 * time.Millisecond
+				// In a bubble, the client's 5s deadline passes in fake
+				// time as soon as every goroutine waits on it.
+				synctest.Test(t, func(t *testing.T) { tt.check(t, newLab(t, labOptions{inProcess: true})) })
+				return
 			}
-			l := newLab(t, labOptions{timeout: timeout})
-			l.mustPoll()
-			must(t, l.fake.KillAgent("slave01"))
-			l.mustPoll() // suspect: one more offline poll and it would act
-			tt.break_(l)
-			for range 3 {
-				if err := l.poll(); err == nil {
-					t.Fatal("poll succeeded against a broken Jenkins")
-				}
-			}
-			l.assertNoPostTo("")
-			if l.w.Ready() {
-				t.Error("ready while Jenkins fails")
-			}
-			if got := l.counter("jenkins_failover_jenkins_up"); got != 0 {
-				t.Errorf("jenkins_up = %v", got)
-			}
-			if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", tt.kind); got != 3 {
-				t.Errorf("jenkins_errors_total{kind=%q} = %v, want 3", tt.kind, got)
-			}
-			if l.phase() != watcher.PhaseSuspect {
-				t.Errorf("state changed during the outage: %s", l.phase())
-			}
+			tt.check(t, newLab(t, labOptions{}))
 		})
+	}
+}
+
+func (tt failedReadCase) check(t *testing.T, l *lab) {
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	l.mustPoll() // suspect: one more offline poll and it would act
+	tt.break_(l)
+	for range 3 {
+		if err := l.poll(); err == nil {
+			t.Fatal("poll succeeded against a broken Jenkins")
+		}
+	}
+	l.assertNoPostTo("")
+	if l.w.Ready() {
+		t.Error("ready while Jenkins fails")
+	}
+	if got := l.counter("jenkins_failover_jenkins_up"); got != 0 {
+		t.Errorf("jenkins_up = %v", got)
+	}
+	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", tt.kind); got != 3 {
+		t.Errorf("jenkins_errors_total{kind=%q} = %v, want 3", tt.kind, got)
+	}
+	if l.phase() != watcher.PhaseSuspect {
+		t.Errorf("state changed during the outage: %s", l.phase())
 	}
 }
 
@@ -772,4 +795,31 @@ func TestControllerRestartGetsGraceBeforeFailover(t *testing.T) {
 	must(t, l.fake.Relaunch("slave01"))
 	l.pollUntil(watcher.PhaseNormal, 1)
 	l.assertNoPostTo("")
+}
+
+// handlerTransport answers requests by calling the fake directly.
+type handlerTransport struct{ h http.Handler }
+
+func (ht handlerTransport) RoundTrip(r *http.Request) (resp *http.Response, err error) {
+	defer func() {
+		// A handler aborts a connection by panicking with
+		// http.ErrAbortHandler; over a socket the client sees it closed.
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				panic(p)
+			}
+			resp, err = nil, context.Cause(r.Context())
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+		}
+	}()
+	rec := httptest.NewRecorder()
+	ht.h.ServeHTTP(rec, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp = rec.Result()
+	resp.Request = r
+	return resp, nil
 }
