@@ -123,12 +123,12 @@ type rawConfig struct {
 	Failback      string `env:"WATCHDOG_FAILBACK" envDefault:"auto" help:"auto, or manual (never switch back by itself: an operator parks the standby)"`
 	DryRun        string `env:"WATCHDOG_DRY_RUN" envDefault:"false" help:"decide and report, never change Jenkins"`
 
-	ListenAddr   string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for /metrics, /status and health"`
-	TLSCertFile  string `env:"WATCHDOG_TLS_CERT_FILE" help:"serve HTTPS with this PEM certificate (needs WATCHDOG_TLS_KEY_FILE)"`
-	TLSKeyFile   string `env:"WATCHDOG_TLS_KEY_FILE" help:"PEM private key for WATCHDOG_TLS_CERT_FILE"`
-	AuthFile     string `env:"WATCHDOG_AUTH_FILE" help:"file holding user:password; when set, /metrics and /status require HTTP Basic auth (health endpoints stay open)"`
-	LogLevel     string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
-	LogFormat    string `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
+	ListenAddr  string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for /metrics, /status and health"`
+	TLSCertFile string `env:"WATCHDOG_TLS_CERT_FILE" help:"serve HTTPS with this PEM certificate (needs WATCHDOG_TLS_KEY_FILE)"`
+	TLSKeyFile  string `env:"WATCHDOG_TLS_KEY_FILE" help:"PEM private key for WATCHDOG_TLS_CERT_FILE"`
+	AuthFile    string `env:"WATCHDOG_AUTH_FILE" help:"file holding user:password; when set, /metrics and /status require HTTP Basic auth (health endpoints stay open)"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	LogFormat   string `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
 }
 
 // Error is a configuration error naming the variable to fix.

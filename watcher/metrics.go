@@ -1,6 +1,9 @@
 package watcher
 
 import (
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
@@ -14,18 +17,15 @@ const (
 	ResultSkipped = "skipped" // a fresh read showed the change was no longer wanted
 )
 
-// Metrics are the watcher's Prometheus series. Every label value is
-// created up front so that each series exists from the first scrape.
+// Metrics are the watcher's Prometheus series. The per-node and per-group
+// series (thousands at a thousand agents) are not stored as Prometheus
+// children: a collector derives them from the watcher's state at scrape
+// time, so they cost nothing between scrapes and every label combination
+// exists from the first scrape. The few fixed series are ordinary metrics.
 type Metrics struct {
-	nodeOnline      *prometheus.GaugeVec
-	nodeState       *prometheus.GaugeVec
-	activeNode      *prometheus.GaugeVec
-	groupState      *prometheus.GaugeVec
-	groupSince      *prometheus.GaugeVec
-	standbySince    *prometheus.GaugeVec
+	state           *stateCollector
 	failovers       *prometheus.CounterVec
 	failbacks       *prometheus.CounterVec
-	actions         *prometheus.CounterVec
 	pollDuration    prometheus.Histogram
 	polls           *prometheus.CounterVec
 	jenkinsErrors   *prometheus.CounterVec
@@ -39,24 +39,11 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []string) *Metrics {
 	const ns = "jenkins_failover"
 	m := &Metrics{
-		nodeOnline: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "node_online",
-			Help: "1 when Jenkins reports the node online (not offline), else 0."}, []string{"node"}),
-		nodeState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "node_state",
-			Help: "The watchdog's reading of each node, one-hot: online, parked, held, disconnected, missing, unknown."}, []string{"node", "state"}),
-		activeNode: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "active_node",
-			Help: "1 for the node carrying the group's work."}, []string{"group", "node"}),
-		groupState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "group_state",
-			Help: "Each group's state, one-hot."}, []string{"group", "state"}),
-		groupSince: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "group_state_since_timestamp_seconds",
-			Help: "Unix time at which the group entered its current state."}, []string{"group"}),
-		standbySince: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "standby_active_since_timestamp_seconds",
-			Help: "Unix time since which a standby has carried the group; 0 while the primary carries it."}, []string{"group"}),
+		state: newStateCollector(groups),
 		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "failovers_total",
 			Help: "Failovers completed: a standby the watchdog brought up came online."}, []string{"group"}),
 		failbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "failbacks_total",
 			Help: "Failbacks completed: the carrying standby was parked after the primary came back."}, []string{"group"}),
-		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "actions_total",
-			Help: "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped)."}, []string{"node", "action", "result"}),
 		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "poll_duration_seconds",
 			Help:    "Duration of a poll cycle: read, decide, act.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
@@ -73,26 +60,11 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		controllerStart: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "controller_restarts_total",
 			Help: "Controller restarts seen (X-Jenkins-Session changed)."}),
 	}
-	reg.MustRegister(m.nodeOnline, m.nodeState, m.activeNode, m.groupState, m.groupSince, m.standbySince,
-		m.failovers, m.failbacks, m.actions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
+	reg.MustRegister(m.state, m.failovers, m.failbacks, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
 		m.lastSuccess, m.panics, m.controllerStart)
-
 	for _, g := range groups {
 		m.failovers.WithLabelValues(g.Name())
 		m.failbacks.WithLabelValues(g.Name())
-		m.groupSince.WithLabelValues(g.Name())
-		m.standbySince.WithLabelValues(g.Name())
-		m.setGroupState(g.Name(), PhaseUnknown)
-		for _, n := range g.Nodes() {
-			m.activeNode.WithLabelValues(g.Name(), n)
-			m.nodeOnline.WithLabelValues(n)
-			m.setNodeState(n, NodeUnknown)
-			for _, a := range []ActionKind{ActionOnline, ActionPark, ActionLaunch} {
-				for _, r := range []string{ResultOK, ResultError, ResultDryRun, ResultSkipped} {
-					m.actions.WithLabelValues(n, string(a), r)
-				}
-			}
-		}
 	}
 	m.polls.WithLabelValues("ok")
 	m.polls.WithLabelValues("error")
@@ -102,27 +74,119 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 	return m
 }
 
-func (m *Metrics) setGroupState(group string, p Phase) {
-	for _, s := range Phases {
-		v := 0.0
-		if s == p {
-			v = 1
-		}
-		m.groupState.WithLabelValues(group, string(s)).Set(v)
+var actionKinds = []ActionKind{ActionOnline, ActionPark, ActionLaunch}
+var actionResults = []string{ResultOK, ResultError, ResultDryRun, ResultSkipped}
+
+type actionKey struct {
+	node   string
+	action ActionKind
+	result string
+}
+
+// groupView is what the collector needs of a group.
+type groupView struct {
+	phase        Phase
+	active       string
+	since        time.Time
+	standbySince time.Time
+}
+
+// stateCollector owns the per-node and per-group values and renders them
+// on scrape.
+type stateCollector struct {
+	groups []config.Group
+
+	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
+
+	mu         sync.Mutex
+	nodeStates map[string]NodeState
+	views      map[string]groupView
+	counts     map[actionKey]float64
+}
+
+func newStateCollector(groups []config.Group) *stateCollector {
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("jenkins_failover_"+name, help, labels, nil)
+	}
+	return &stateCollector{
+		groups:     groups,
+		nodeOnline: desc("node_online", "1 when Jenkins reports the node online (not offline), else 0.", "node"),
+		nodeState: desc("node_state", "The watchdog's reading of each node, one-hot: online, parked, held, disconnected, missing, unknown.",
+			"node", "state"),
+		activeNode:   desc("active_node", "1 for the node carrying the group's work.", "group", "node"),
+		groupState:   desc("group_state", "Each group's state, one-hot.", "group", "state"),
+		groupSince:   desc("group_state_since_timestamp_seconds", "Unix time at which the group entered its current state.", "group"),
+		standbySince: desc("standby_active_since_timestamp_seconds", "Unix time since which a standby has carried the group; 0 while the primary carries it.", "group"),
+		actions: desc("actions_total", "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped).",
+			"node", "action", "result"),
+		nodeStates: map[string]NodeState{},
+		views:      map[string]groupView{},
+		counts:     map[actionKey]float64{},
 	}
 }
 
-func (m *Metrics) setNodeState(node string, st NodeState) {
-	for _, s := range NodeStates {
-		v := 0.0
-		if s == st {
-			v = 1
+func (c *stateCollector) setNode(node string, st NodeState) {
+	c.mu.Lock()
+	c.nodeStates[node] = st
+	c.mu.Unlock()
+}
+
+func (c *stateCollector) setGroup(group string, v groupView) {
+	c.mu.Lock()
+	c.views[group] = v
+	c.mu.Unlock()
+}
+
+func (c *stateCollector) countAction(node string, a ActionKind, result string) {
+	c.mu.Lock()
+	c.counts[actionKey{node, a, result}]++
+	c.mu.Unlock()
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.nodeOnline, c.nodeState, c.activeNode, c.groupState, c.groupSince, c.standbySince, c.actions} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, g := range c.groups {
+		view := c.views[g.Name()]
+		if view.phase == "" {
+			view.phase = PhaseUnknown
 		}
-		m.nodeState.WithLabelValues(node, string(s)).Set(v)
+		for _, p := range Phases {
+			gauge(c.groupState, oneIf(p == view.phase), g.Name(), string(p))
+		}
+		gauge(c.groupSince, unixSeconds(view.since), g.Name())
+		gauge(c.standbySince, unixSeconds(view.standbySince), g.Name())
+		for _, n := range g.Nodes() {
+			gauge(c.activeNode, oneIf(n == view.active), g.Name(), n)
+			st := c.nodeStates[n]
+			if st == "" {
+				st = NodeUnknown
+			}
+			gauge(c.nodeOnline, oneIf(st == NodeOnline), n)
+			for _, s := range NodeStates {
+				gauge(c.nodeState, oneIf(s == st), n, string(s))
+			}
+			for _, a := range actionKinds {
+				for _, r := range actionResults {
+					ch <- prometheus.MustNewConstMetric(c.actions, prometheus.CounterValue, c.counts[actionKey{n, a, r}], n, string(a), r)
+				}
+			}
+		}
 	}
-	online := 0.0
-	if st == NodeOnline {
-		online = 1
+}
+
+func oneIf(b bool) float64 {
+	if b {
+		return 1
 	}
-	m.nodeOnline.WithLabelValues(node).Set(online)
+	return 0
 }

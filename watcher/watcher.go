@@ -217,7 +217,7 @@ func (w *Watcher) pollSucceeded(snap Snapshot) {
 			w.log.Info("node state changed", "node", name, "from", old, "to", st, "reason", n.CauseReason)
 		}
 		w.nodeStates[name] = st
-		w.m.setNodeState(name, st)
+		w.m.state.setNode(name, st)
 	}
 	w.mu.Unlock()
 	w.ready.Store(true)
@@ -292,16 +292,7 @@ func (w *Watcher) commit(g config.Group, prev, next GroupState) {
 	case !standby:
 		delete(w.standbyFrom, name)
 	}
-	w.m.setGroupState(name, next.Phase)
-	w.m.groupSince.WithLabelValues(name).Set(unixSeconds(w.since[name]))
-	w.m.standbySince.WithLabelValues(name).Set(unixSeconds(w.standbyFrom[name]))
-	for _, n := range g.Nodes() {
-		v := 0.0
-		if n == next.Active {
-			v = 1
-		}
-		w.m.activeNode.WithLabelValues(name, n).Set(v)
-	}
+	w.m.state.setGroup(name, groupView{phase: next.Phase, active: next.Active, since: w.since[name], standbySince: w.standbyFrom[name]})
 }
 
 func unixSeconds(t time.Time) float64 {
@@ -345,7 +336,7 @@ func (w *Watcher) act(ctx context.Context, g config.Group, actions []Action) []a
 			failed[a.Node] = true
 		}
 		if count {
-			w.m.actions.WithLabelValues(a.Node, string(a.Kind), r.result).Inc()
+			w.m.state.countAction(a.Node, a.Kind, r.result)
 		}
 		results[i] = r
 	}
