@@ -63,4 +63,3 @@ func runDemo(ctx context.Context, e Env, args []string) error {
 	}
 	return nil
 }
-
