@@ -36,10 +36,15 @@ func (r *recorder) requests() []*http.Request {
 
 func newClient(t *testing.T, h http.HandlerFunc) (*Client, *recorder, *httptest.Server) {
 	t.Helper()
+	return newClientTimeout(t, h, 2*time.Second)
+}
+
+func newClientTimeout(t *testing.T, h http.HandlerFunc, timeout time.Duration) (*Client, *recorder, *httptest.Server) {
+	t.Helper()
 	rec := &recorder{h: h}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	c, err := New(Options{URL: srv.URL + "/jenkins/", User: "watchdog", Token: token, Timeout: 2 * time.Second})
+	c, err := New(Options{URL: srv.URL + "/jenkins/", User: "watchdog", Token: token, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +279,9 @@ func TestComputerChecksName(t *testing.T) {
 }
 
 func TestBodyIsBounded(t *testing.T) {
-	c, _, _ := newClient(t, func(w http.ResponseWriter, _ *http.Request) {
+	// A generous timeout: 16 MiB under -race on a loaded machine takes a
+	// while, and this test is about the cap, not the clock.
+	c, _, _ := newClientTimeout(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		chunk := []byte(strings.Repeat(" ", 1<<20))
 		for range maxBody>>20 + 2 {
@@ -282,7 +289,7 @@ func TestBodyIsBounded(t *testing.T) {
 				return
 			}
 		}
-	})
+	}, time.Minute)
 	if _, err := c.Computers(context.Background()); !errors.Is(err, ErrBadResponse) {
 		t.Errorf("err = %v, want bad response for an oversized body", err)
 	}
