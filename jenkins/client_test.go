@@ -117,7 +117,7 @@ func TestStatusCodesAreErrors(t *testing.T) {
 		{503, nil, "<html>Please wait", ErrUnavailable, "HTTP 503"},
 		{302, map[string]string{"Location": "/login"}, "", ErrBadResponse, "redirected"},
 		{200, map[string]string{"Content-Type": "text/html"}, "<html>", ErrBadResponse, "not JSON"},
-		{200, nil, "", ErrBadResponse, "decoding"},
+		{200, nil, "", ErrBadResponse, `no "computer"`}, // gojenkins swallows the EOF of an empty body
 		{200, nil, `{"computer":[{"displayName":"x","offline":true,"temporarilyOffline":`, ErrBadResponse, "decoding"},
 		{200, nil, `{"jobs":[]}`, ErrBadResponse, `no "computer"`},
 		{200, nil, `{"computer":[{"displayName":"x"}]}`, ErrBadResponse, "without offline"},
