@@ -177,7 +177,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			for _, a := range actionKinds {
 				for _, r := range actionResults {
-					ch <- prometheus.MustNewConstMetric(c.actions, prometheus.CounterValue, c.counts[actionKey{n, a, r}], n, string(a), r)
+					// ok and error always exist, for rates and alerts; the
+					// rarer results appear once they happen.
+					v, seen := c.counts[actionKey{n, a, r}]
+					if seen || r == ResultOK || r == ResultError {
+						ch <- prometheus.MustNewConstMetric(c.actions, prometheus.CounterValue, v, n, string(a), r)
+					}
 				}
 			}
 		}
