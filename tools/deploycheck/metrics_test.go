@@ -1,0 +1,326 @@
+package deploycheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// exportedMetrics are the metric families the watchdog exports by contract
+// (the README's metric table). Histograms add _bucket, _sum and _count.
+// TestBinary also scrapes the real binary and checks it exports these.
+var exportedMetrics = map[string]string{
+	"jenkins_failover_node_online":                            "gauge",
+	"jenkins_failover_node_state":                             "gauge",
+	"jenkins_failover_active_node":                            "gauge",
+	"jenkins_failover_group_state":                            "gauge",
+	"jenkins_failover_group_state_since_timestamp_seconds":    "gauge",
+	"jenkins_failover_standby_active_since_timestamp_seconds": "gauge",
+	"jenkins_failover_failovers_total":                        "counter",
+	"jenkins_failover_failbacks_total":                        "counter",
+	"jenkins_failover_actions_total":                          "counter",
+	"jenkins_failover_poll_duration_seconds":                  "histogram",
+	"jenkins_failover_polls_total":                            "counter",
+	"jenkins_failover_jenkins_up":                             "gauge",
+	"jenkins_failover_last_success_timestamp_seconds":         "gauge",
+	"jenkins_failover_poll_panics_total":                      "counter",
+	"jenkins_failover_build_info":                             "gauge",
+	"process_resident_memory_bytes":                           "gauge",
+	"go_memstats_heap_inuse_bytes":                            "gauge",
+}
+
+// prometheusMade are series Prometheus itself writes for every target.
+var prometheusMade = []string{"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"}
+
+// seriesNames returns the metric names an exposition family provides.
+func seriesNames(family, typ string) []string {
+	if typ == "histogram" {
+		return []string{family + "_bucket", family + "_sum", family + "_count"}
+	}
+	return []string{family}
+}
+
+func knownSeries(families map[string]string) map[string]bool {
+	known := map[string]bool{}
+	for f, typ := range families {
+		for _, n := range seriesNames(f, typ) {
+			known[n] = true
+		}
+	}
+	for _, n := range prometheusMade {
+		known[n] = true
+	}
+	return known
+}
+
+// grafanaMacros replaces Grafana's variables with values PromQL accepts.
+var grafanaMacros = strings.NewReplacer(
+	"$__rate_interval", "1m", "$__interval", "1m", "$__range", "1h",
+	"${group}", "slave01", "$group", "slave01",
+)
+
+// PromQL lexical pieces that are not metric names.
+var (
+	promqlStrings   = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`[^`]*`")
+	promqlMatchers  = regexp.MustCompile(`\{[^{}]*\}`)
+	promqlRanges    = regexp.MustCompile(`\[[^\[\]]*\]`)
+	promqlLabelList = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)`)
+	promqlIdent     = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*(\s*\()?`)
+	promqlKeywords  = map[string]bool{
+		"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true,
+		"bool": true, "and": true, "or": true, "unless": true, "offset": true, "inf": true, "nan": true,
+	}
+)
+
+// metricNamesIn returns the metric names an expression selects: the
+// identifiers left once strings, label matchers, ranges and label lists are
+// removed, that are neither keywords nor function calls. (The expressions
+// themselves are parsed by promtool and by the real Prometheus server in
+// scripts/e2e-prometheus.sh; this only has to find the names.)
+func metricNamesIn(expr string) ([]string, error) {
+	e := grafanaMacros.Replace(expr)
+	e = promqlStrings.ReplaceAllString(e, `""`)
+	e = promqlMatchers.ReplaceAllString(e, " ")
+	e = promqlRanges.ReplaceAllString(e, " ")
+	e = promqlLabelList.ReplaceAllString(e, " ")
+	if strings.ContainsAny(e, "{}[]") {
+		return nil, fmt.Errorf("unbalanced braces or brackets in %q", expr)
+	}
+	var names []string
+	for _, m := range promqlIdent.FindAllString(e, -1) {
+		if strings.HasSuffix(m, "(") || promqlKeywords[strings.ToLower(m)] {
+			continue
+		}
+		names = append(names, m)
+	}
+	return names, nil
+}
+
+// dashboardQueries returns every PromQL query of the dashboard: panel
+// targets, nested row panels, template variables and annotations.
+func dashboardQueries(t testing.TB) map[string]string {
+	t.Helper()
+	var d struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			Title      string `json:"title"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+			Panels []struct {
+				Title   string `json:"title"`
+				Targets []struct {
+					Expr string `json:"expr"`
+				} `json:"targets"`
+			} `json:"panels"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
+		Annotations struct {
+			List []struct {
+				Name string `json:"name"`
+				Expr string `json:"expr"`
+			} `json:"list"`
+		} `json:"annotations"`
+	}
+	if err := json.Unmarshal(readRepoFile(t, "grafana", "dashboards", "jenkins-failover-watchdog.json"), &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	q := map[string]string{}
+	for _, p := range d.Panels {
+		if p.Datasource.UID != "" && p.Datasource.UID != "prometheus" {
+			t.Errorf("panel %q uses datasource %q; the provisioned one is prometheus", p.Title, p.Datasource.UID)
+		}
+		for i, tg := range p.Targets {
+			q[fmt.Sprintf("panel %q target %d", p.Title, i)] = tg.Expr
+		}
+		for _, np := range p.Panels {
+			for i, tg := range np.Targets {
+				q[fmt.Sprintf("panel %q target %d", np.Title, i)] = tg.Expr
+			}
+		}
+	}
+	labelValues := regexp.MustCompile(`^label_values\(([a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})?),\s*[a-zA-Z_]+\)$`)
+	for _, v := range d.Templating.List {
+		m := labelValues.FindStringSubmatch(v.Definition)
+		if m == nil {
+			t.Errorf("variable %s: %q is not label_values(metric, label)", v.Name, v.Definition)
+			continue
+		}
+		q["variable "+v.Name] = m[1]
+	}
+	for _, a := range d.Annotations.List {
+		if a.Expr != "" {
+			q["annotation "+a.Name] = a.Expr
+		}
+	}
+	return q
+}
+
+// TestDashboardQueriesUseExportedMetrics parses every query of the Grafana
+// dashboard and checks that each metric it names is one the watchdog
+// exports.
+func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
+	queries := dashboardQueries(t)
+	if len(queries) < 15 {
+		t.Fatalf("only %d queries found in the dashboard", len(queries))
+	}
+	checkQueriesAgainst(t, queries, knownSeries(exportedMetrics))
+	// The issue's panels must be there.
+	all := strings.Join(mapValues(queries), "\n")
+	for _, must := range []string{"jenkins_failover_group_state", "jenkins_failover_active_node", "jenkins_failover_failovers_total", `result="error"`, "jenkins_failover_poll_duration_seconds_bucket", "jenkins_failover_jenkins_up"} {
+		if !strings.Contains(all, must) {
+			t.Errorf("no dashboard query uses %s", must)
+		}
+	}
+}
+
+func checkQueriesAgainst(t *testing.T, queries map[string]string, known map[string]bool) {
+	t.Helper()
+	for where, expr := range queries {
+		names, err := metricNamesIn(expr)
+		if err != nil {
+			t.Errorf("%s: %q: %v", where, expr, err)
+			continue
+		}
+		if len(names) == 0 {
+			t.Errorf("%s: %q names no metric", where, expr)
+		}
+		for _, n := range names {
+			if !known[n] {
+				t.Errorf("%s: metric %s is not exported by the watchdog", where, n)
+			}
+		}
+	}
+}
+
+func mapValues(m map[string]string) []string {
+	var v []string
+	for _, s := range m {
+		v = append(v, s)
+	}
+	sort.Strings(v)
+	return v
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Name  string `json:"name"`
+		Rules []struct {
+			Alert       string            `json:"alert"`
+			Expr        string            `json:"expr"`
+			For         string            `json:"for,omitempty"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"rules"`
+	} `json:"groups"`
+}
+
+// alertRules reads prometheus/alerts.yml.
+func alertRules(t testing.TB) map[string]string {
+	t.Helper()
+	var rf ruleFile
+	if err := yaml.UnmarshalStrict(readRepoFile(t, "prometheus", "alerts.yml"), &rf); err != nil {
+		t.Fatalf("alerts.yml: %v", err)
+	}
+	exprs := map[string]string{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			exprs["alert "+r.Alert] = r.Expr
+			for _, a := range []string{"summary", "description", "runbook_url"} {
+				if r.Annotations[a] == "" {
+					t.Errorf("alert %s: no %s annotation", r.Alert, a)
+				}
+			}
+			if anchor := "#" + strings.ToLower(r.Alert); !strings.HasSuffix(r.Annotations["runbook_url"], anchor) {
+				t.Errorf("alert %s: runbook_url should end with %s", r.Alert, anchor)
+			}
+			if s := r.Labels["severity"]; s != "warning" && s != "critical" {
+				t.Errorf("alert %s: severity %q", r.Alert, s)
+			}
+		}
+	}
+	return exprs
+}
+
+// TestAlertRules checks the alerts the issue asks for, their metric names,
+// and that each has a runbook section and a promtool unit test.
+func TestAlertRules(t *testing.T) {
+	rules := alertRules(t)
+	want := []string{
+		"JenkinsFailoverGroupFailedOver", "JenkinsFailoverGroupDown", "JenkinsFailoverStandbyCarryingTooLong",
+		"JenkinsFailoverJenkinsUnreachable", "JenkinsFailoverActionsFailing", "JenkinsFailoverWatchdogDown",
+	}
+	var got []string
+	for k := range rules {
+		got = append(got, strings.TrimPrefix(k, "alert "))
+	}
+	sort.Strings(got)
+	sorted := slices.Clone(want)
+	sort.Strings(sorted)
+	if !slices.Equal(got, sorted) {
+		t.Errorf("alerts %v, want %v", got, sorted)
+	}
+	checkQueriesAgainst(t, rules, knownSeries(exportedMetrics))
+
+	tests := string(readRepoFile(t, "prometheus", "alerts_test.yml"))
+	runbook := string(readRepoFile(t, "docs", "runbook.md"))
+	for _, a := range want {
+		if strings.Count(tests, "alertname: "+a+"\n") < 2 {
+			t.Errorf("alerts_test.yml: %s needs a firing and a not-firing case", a)
+		}
+		if !strings.Contains(runbook, "\n#### "+a+"\n") {
+			t.Errorf("docs/runbook.md: no '#### %s' section for its runbook_url anchor", a)
+		}
+	}
+}
+
+// TestPrometheusConfigMatchesCompose checks that the compose Prometheus
+// scrapes the compose watchdog under the job name the alerts expect.
+func TestPrometheusConfigMatchesCompose(t *testing.T) {
+	var cfg struct {
+		RuleFiles     []string `json:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName       string `json:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `json:"targets"`
+			} `json:"static_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(readRepoFile(t, "prometheus", "prometheus.yml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	c := loadCompose(t)
+	port := c.Services["watchdog"].Environment["WATCHDOG_LISTEN_ADDR"]
+	found := false
+	for _, sc := range cfg.ScrapeConfigs {
+		if sc.JobName != "jenkins-failover-watchdog" {
+			continue
+		}
+		for _, s := range sc.StaticConfigs {
+			found = found || slices.Contains(s.Targets, "watchdog"+port)
+		}
+	}
+	if !found {
+		t.Errorf("prometheus.yml has no job jenkins-failover-watchdog scraping watchdog%s", port)
+	}
+	for _, rf := range cfg.RuleFiles {
+		mount := "./prometheus/" + rf + ":/etc/prometheus/" + rf + ":ro"
+		if !slices.Contains(c.Services["prometheus"].Volumes, mount) {
+			t.Errorf("rule file %s is not mounted into the prometheus service (%s)", rf, mount)
+		}
+	}
+}
