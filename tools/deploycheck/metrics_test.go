@@ -277,13 +277,13 @@ func TestAlertRules(t *testing.T) {
 	checkQueriesAgainst(t, rules, knownSeries(exportedMetrics))
 
 	tests := string(readRepoFile(t, "prometheus", "alerts_test.yml"))
-	runbook := string(readRepoFile(t, "docs", "runbook.md"))
+	runbook := string(readRepoFile(t, "README.md"))
 	for _, a := range want {
 		if strings.Count(tests, "alertname: "+a+"\n") < 2 {
 			t.Errorf("alerts_test.yml: %s needs a firing and a not-firing case", a)
 		}
 		if !strings.Contains(runbook, "\n#### "+a+"\n") {
-			t.Errorf("docs/runbook.md: no '#### %s' section for its runbook_url anchor", a)
+			t.Errorf("README.md: no '#### %s' section for its runbook_url anchor", a)
 		}
 	}
 }
