@@ -31,16 +31,9 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 	}
 	log := newLogger(e.Stderr, cfg.LogLevel, cfg.LogFormat)
 
-	var caPEM []byte
-	if cfg.JenkinsCAFile != "" {
-		if caPEM, err = e.ReadFile(cfg.JenkinsCAFile); err != nil {
-			return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
-		}
-	}
-	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
-		Token: cfg.JenkinsToken.Reveal(), CAPEM: caPEM, Timeout: cfg.JenkinsTimeout})
+	client, err := newJenkinsClient(e, cfg)
 	if err != nil {
-		return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+		return err
 	}
 	reg := NewRegistry(e.Version)
 	metrics := watcher.NewMetrics(reg, cfg.Groups, jenkinsErrorKinds())
@@ -127,4 +120,21 @@ func jenkinsErrorKinds() []string {
 		kinds = append(kinds, string(k))
 	}
 	return kinds
+}
+
+// newJenkinsClient builds the Jenkins client the configuration describes.
+func newJenkinsClient(e Env, cfg *config.Config) (*jenkins.Client, error) {
+	var caPEM []byte
+	if cfg.JenkinsCAFile != "" {
+		var err error
+		if caPEM, err = e.ReadFile(cfg.JenkinsCAFile); err != nil {
+			return nil, &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+		}
+	}
+	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
+		Token: cfg.JenkinsToken.Reveal(), CAPEM: caPEM, Timeout: cfg.JenkinsTimeout})
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+	}
+	return client, nil
 }

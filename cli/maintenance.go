@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
 )
 
@@ -35,16 +34,9 @@ func runMaintenance(ctx context.Context, e Env, args []string) error {
 	if err != nil {
 		return &usageError{err}
 	}
-	var caPEM []byte
-	if cfg.JenkinsCAFile != "" {
-		if caPEM, err = e.ReadFile(cfg.JenkinsCAFile); err != nil {
-			return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
-		}
-	}
-	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
-		Token: cfg.JenkinsToken.Reveal(), CAPEM: caPEM, Timeout: cfg.JenkinsTimeout})
+	client, err := newJenkinsClient(e, cfg)
 	if err != nil {
-		return &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+		return err
 	}
 	var results []switchover.Result
 	if verb == "start" {
