@@ -229,7 +229,7 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 func parseJenkinsURL(s string) (*url.URL, error) {
 	const name = "JENKINS_URL"
 	if strings.TrimSpace(s) == "" {
-		return nil, varErr(name, "required: the controller's base URL, such as https://ci.example.com/")
+		return nil, varErr(name, "required: the controller's base URL, such as https://ci.example.com/ (no Jenkins at hand? `jenkins-failover-watchdog demo` runs a failover against a built-in fake controller)")
 	}
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
