@@ -92,7 +92,8 @@ func TestNoGrowthWithUptime(t *testing.T) {
 	if failovers == 0 {
 		t.Error("no failover happened: the churn is not exercising the watcher")
 	}
-	if end.goroutines > start.goroutines {
+	// A connection goroutine may still be on its way out: allow two.
+	if end.goroutines > start.goroutines+2 {
 		t.Errorf("goroutines grew from %d to %d", start.goroutines, end.goroutines)
 	}
 	// Flat within noise: 256 KiB is far below what keeping anything per

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Installs what it needs on a fresh
-# Debian machine (run as root, or with sudo available), then runs vet,
+# Debian machine (run it as root, as CI does), then runs vet,
 # the race-enabled tests, short fuzz runs, a benchmark smoke, shellcheck
 # and the deployment checks.
 set -euo pipefail
@@ -24,6 +24,7 @@ need_pkg() { # need_pkg COMMAND PACKAGE
 }
 
 log "tools"
+need_pkg update-ca-certificates ca-certificates # module downloads are https
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="/usr/local/go/bin:$PATH"
 fi
@@ -31,7 +32,10 @@ fi
 # the right toolchain from the module proxy.
 need_pkg go golang-go
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
-need_pkg gcc gcc # -race needs cgo
+need_pkg gcc gcc # -race needs cgo, and cgo the C library headers:
+if [ ! -e /usr/include/stdlib.h ]; then
+	need_pkg /usr/include/stdlib.h libc6-dev
+fi
 need_pkg shellcheck shellcheck
 go version
 

@@ -82,7 +82,7 @@ install_tools() {
 
 check_shell_scripts() {
   local scripts=()
-  mapfile -t scripts < <(find scripts -type f -name '*.sh' | sort)
+  mapfile -t scripts < <(git ls-files 'scripts/*.sh' 2>/dev/null || find scripts -type f -name '*.sh' | sort)
   log "shellcheck ${scripts[*]}"
   shellcheck --severity=style "${scripts[@]}"
 }
