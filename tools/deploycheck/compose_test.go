@@ -64,6 +64,9 @@ func loadCompose(t *testing.T) composeFile {
 func generatedSecrets(t *testing.T) map[string]bool {
 	t.Helper()
 	if _, err := exec.LookPath("ssh-keygen"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ssh-keygen not installed (Debian: openssh-client); scripts/verify-deploy.sh installs it")
+		}
 		t.Skip("ssh-keygen not installed (Debian: openssh-client)")
 	}
 	dir := t.TempDir()
