@@ -58,21 +58,27 @@ func unmarshalYAMLStrict(t testing.TB, what string, data []byte, v any) bool {
 	return true
 }
 
-// envContract lists the environment variables the daemon reads (its
-// documented configuration). Deployment files may set only these, so a typo
-// such as WATCHDOG_PAIR cannot pass silently.
-var envContract = []string{
-	"JENKINS_URL", "JENKINS_USER", "JENKINS_API_TOKEN", "JENKINS_API_TOKEN_FILE",
-	"JENKINS_CA_FILE", "JENKINS_TIMEOUT",
-	"WATCHDOG_PAIRS", "WATCHDOG_SCHEDULE", "WATCHDOG_FAILOVER_AFTER", "WATCHDOG_FAILBACK_AFTER",
-	"WATCHDOG_FAILBACK", "WATCHDOG_DRY_RUN", "WATCHDOG_LISTEN_ADDR",
-	"LOG_LEVEL", "LOG_FORMAT",
+// envContract lists the environment variables the daemon reads, taken
+// from the env tags of its configuration (config/config.go, the one place
+// they are declared), plus the Go runtime's GOMEMLIMIT. Deployment files may
+// set only these, so a typo such as WATCHDOG_PAIR cannot pass silently.
+func envContract(t testing.TB) []string {
+	t.Helper()
+	src := string(readRepoFile(t, "config", "config.go"))
+	names := []string{"GOMEMLIMIT"}
+	for _, m := range regexp.MustCompile(`env:"([A-Z0-9_]+)"`).FindAllStringSubmatch(src, -1) {
+		names = append(names, m[1])
+	}
+	if len(names) < 10 {
+		t.Fatalf("config/config.go: found only %v; has the declaration changed shape?", names)
+	}
+	return names
 }
 
 func checkEnvName(t testing.TB, where, name string) {
 	t.Helper()
-	if !slices.Contains(envContract, name) {
-		t.Errorf("%s: environment variable %s is not one the watchdog reads (%v)", where, name, envContract)
+	if contract := envContract(t); !slices.Contains(contract, name) {
+		t.Errorf("%s: environment variable %s is not one the watchdog reads (%v)", where, name, contract)
 	}
 }
 
