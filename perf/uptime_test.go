@@ -104,9 +104,10 @@ func TestNoGrowthWithUptime(t *testing.T) {
 }
 
 // BenchmarkMetricsFootprint reports the live heap that the watcher's
-// Prometheus series take at a layout (pre-created for every node, group,
-// action and result), and what one scrape's Gather holds on top of it.
-// It is the largest part of the daemon's resident memory at 1,000 agents.
+// Prometheus metrics take at a layout (the per-node and per-group series
+// are rendered at scrape time, so this is mostly the state they are drawn
+// from), and what one scrape's Gather holds on top of it: at 1,000 agents
+// the scrape, not the stored state, is what drives resident memory.
 func BenchmarkMetricsFootprint(b *testing.B) {
 	for _, l := range layouts[2:] {
 		b.Run(l.String(), func(b *testing.B) {

@@ -5,8 +5,10 @@
 #     in one run, compared by benchstat, then a naive/ours ratio table.
 #  2. The poll cycle split into fetch+decode and decide, and the wall-clock
 #     part of the failover latency, against the fake over loopback.
-#  3. The real daemon against `fake-jenkins --agents 1000`: resident memory
-#     in steady state (VmRSS, VmHWM) and the wall-clock failover latency.
+#  3. The real daemon against `fake-jenkins --agents 1000` with 500 and 250
+#     groups, without and with GOMEMLIMIT=16MiB: resident memory (VmRSS
+#     samples, VmHWM) between scrapes and while /metrics is scraped every
+#     2 s, and the wall-clock failover latency.
 #
 # Usage: scripts/bench.sh [--quick]
 #   --quick          one iteration of each benchmark and a short daemon run:
@@ -14,7 +16,10 @@
 # Environment:
 #   BENCH_COUNT      benchmark repetitions for benchstat (default 6)
 #   BENCH_TIME       go test -benchtime (default 1s)
-#   RSS_POLLS        polls the daemon runs before memory is read (default 30)
+#   RSS_POLLS        seconds (polls) the daemon runs unscraped while its
+#                    memory is sampled (default 30)
+#   SCRAPES          scrapes of /metrics, 2 s apart, while memory is sampled
+#                    (default 15)
 #   OUT              directory for raw results (default: a new temporary one)
 set -euo pipefail
 
@@ -24,12 +29,14 @@ cd "$repo_root"
 count="${BENCH_COUNT:-6}"
 benchtime="${BENCH_TIME:-1s}"
 rss_polls="${RSS_POLLS:-30}"
+scrapes="${SCRAPES:-15}"
 latency_iterations=20x
 if [[ "${1:-}" == "--quick" ]]; then
   count=1
   benchtime=1x
   latency_iterations=1x
   rss_polls=5
+  scrapes=2
 elif [[ $# -gt 0 ]]; then
   echo "usage: scripts/bench.sh [--quick]" >&2
   exit 2
@@ -134,9 +141,22 @@ metric() {
   curl -fsS "$1/metrics" | awk -v s="$2" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
-# run_daemon AGENTS GROUPS measures one layout.
+# rss_kb PID prints the process's VmRSS in kB (KiB, as /proc counts).
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# hwm_kb PID prints the process's VmHWM (peak VmRSS) in kB.
+hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+# spread FILE prints "min / median / max MB" of the kB values in FILE
+# (MB = 10^6 bytes).
+spread() {
+  sort -n "$1" | awk '{ v[NR] = $1 * 1.024 / 1000 }
+    END { printf "%.1f / %.1f / %.1f MB", v[1], v[int((NR + 1) / 2)], v[NR] }'
+}
+
+# run_daemon AGENTS GROUPS GOMEMLIMIT measures one layout ("off" = Go's
+# default, no memory limit): resident memory while nothing scrapes it, then
+# while /metrics is scraped every 2 s, then the wall-clock failover latency.
 run_daemon() {
-  local agents="$1" groups="$2" tag="a$1-g$2"
+  local agents="$1" groups="$2" limit="$3" tag="a$1-g$2-m$3"
   "$bin" fake-jenkins --listen 127.0.0.1:0 --agents "$agents" --groups "$groups" 2>"$out/fake-$tag.log" &
   local fake_pid=$!
   pids+=("$fake_pid")
@@ -152,7 +172,7 @@ run_daemon() {
 
   JENKINS_URL="$fake" JENKINS_USER=watchdog JENKINS_API_TOKEN=fake-token \
     WATCHDOG_PAIRS="$pairs" WATCHDOG_SCHEDULE='@every 1s' WATCHDOG_FAILOVER_AFTER=2 \
-    WATCHDOG_LISTEN_ADDR=127.0.0.1:0 LOG_FORMAT=json LOG_LEVEL=info \
+    WATCHDOG_LISTEN_ADDR=127.0.0.1:0 LOG_FORMAT=json LOG_LEVEL=info GOMEMLIMIT="$limit" \
     "$bin" run 2>"$out/daemon-$tag.log" &
   local daemon_pid=$!
   pids+=("$daemon_pid")
@@ -160,22 +180,46 @@ run_daemon() {
   listen="$(wait_for_log "$out/daemon-$tag.log" '"listen":"127\.0\.0\.1:[0-9]+"' | cut -d'"' -f4)"
   local daemon="http://$listen"
 
-  local polls=0 i
-  for ((i = 0; i < rss_polls * 40 && polls < rss_polls; i++)); do
-    sleep 0.05
-    polls="$(metric "$daemon" 'jenkins_failover_polls_total{result="ok"}')"
-    polls="${polls%%.*}"
+  # Between scrapes: nothing reads the daemon for rss_polls seconds (one
+  # poll a second); VmRSS is sampled every second after a warm-up third.
+  local i quiet="$out/rss-quiet-$tag.txt" scraped="$out/rss-scraped-$tag.txt"
+  : >"$quiet"
+  for ((i = 0; i < rss_polls; i++)); do
+    sleep 1
+    if ((i >= rss_polls / 3)); then
+      rss_kb "$daemon_pid" >>"$quiet"
+    fi
   done
-  local errors
+  local quiet_hwm
+  quiet_hwm="$(hwm_kb "$daemon_pid")"
+  local polls errors
+  polls="$(metric "$daemon" 'jenkins_failover_polls_total{result="ok"}')"
   errors="$(metric "$daemon" 'jenkins_failover_polls_total{result="error"}')"
-  local rss hwm
-  rss="$(awk '/^VmRSS/ { print $2, $3 }' "/proc/$daemon_pid/status")"
-  hwm="$(awk '/^VmHWM/ { print $2, $3 }' "/proc/$daemon_pid/status")"
+
+  # Scraped every 2 s, as a Prometheus with a short interval would:
+  # VmRSS sampled right after each scrape and every 0.5 s in between.
+  : >"$scraped"
+  local scrape_bytes=0
+  for ((i = 0; i < scrapes; i++)); do
+    scrape_bytes="$(curl -fsS -o /dev/null -w '%{size_download}' "$daemon/metrics")"
+    rss_kb "$daemon_pid" >>"$scraped"
+    for _ in 1 2 3; do
+      sleep 0.5
+      rss_kb "$daemon_pid" >>"$scraped"
+    done
+    sleep 0.5
+  done
   local heap goroutines
   heap="$(metric "$daemon" go_memstats_heap_inuse_bytes)"
   goroutines="$(metric "$daemon" go_goroutines)"
-  printf '%s agents, %s groups, %s polls ok (%s failed) at @every 1s:\n' "$agents" "$groups" "$polls" "$errors"
-  printf '  VmRSS %s, VmHWM %s, Go heap in use %.1f MiB, %s goroutines\n' "$rss" "$hwm" "$(awk -v h="$heap" 'BEGIN { print h / 1048576 }')" "$goroutines"
+
+  printf '%s agents, %s groups, GOMEMLIMIT=%s, @every 1s (%s polls ok, %s failed before the first scrape):\n' \
+    "$agents" "$groups" "$limit" "${polls%%.*}" "${errors%%.*}"
+  printf '  between scrapes (%s s):          VmRSS %s, VmHWM %.1f MB\n' \
+    "$rss_polls" "$(spread "$quiet")" "$(awk -v k="$quiet_hwm" 'BEGIN { print k * 1.024 / 1000 }')"
+  printf '  scraped every 2 s (%s scrapes of %s B): VmRSS %s, VmHWM %.1f MB; Go heap in use %.1f MiB, %s goroutines\n' \
+    "$scrapes" "$scrape_bytes" "$(spread "$scraped")" "$(awk -v k="$(hwm_kb "$daemon_pid")" 'BEGIN { print k * 1.024 / 1000 }')" \
+    "$(awk -v h="$heap" 'BEGIN { print h / 1048576 }')" "$goroutines"
 
   # Failover latency, wall clock: kill the first primary and wait for the
   # fake to show its standby no longer temporarily offline.
@@ -202,5 +246,7 @@ run_daemon() {
   pids=()
 }
 
-run_daemon 1000 250
-run_daemon 1000 500
+run_daemon 1000 500 off
+run_daemon 1000 500 16MiB
+run_daemon 1000 250 off
+run_daemon 1000 250 16MiB
