@@ -166,6 +166,9 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	add(err)
 	c.JenkinsToken, err = loadToken(raw.JenkinsToken, raw.JenkinsTokenFile, readFile)
 	add(err)
+	if c.JenkinsToken.IsSet() && strings.TrimSpace(raw.JenkinsUser) == "" {
+		add(varErr("JENKINS_USER", "required with an API token: a token belongs to a user"))
+	}
 	if raw.JenkinsCAFile != "" {
 		if _, err := readFile(raw.JenkinsCAFile); err != nil {
 			add(varErr("JENKINS_CA_FILE", "cannot read %q: %v", raw.JenkinsCAFile, unwrapPathError(err)))

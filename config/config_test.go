@@ -68,6 +68,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "JENKINS_API_TOKEN_FILE=/nope"), "JENKINS_API_TOKEN_FILE: cannot read \"/nope\""},
 		{append(base, "JENKINS_API_TOKEN_FILE=/empty"), "JENKINS_API_TOKEN_FILE: \"/empty\" is empty"},
 		{append(base, "JENKINS_CA_FILE=/nope"), "JENKINS_CA_FILE: cannot read"},
+		{append(base, "JENKINS_API_TOKEN=abc"), "JENKINS_USER: required with an API token"},
 		{append(base, "JENKINS_TIMEOUT=0s"), "JENKINS_TIMEOUT: 0s: must be positive"},
 		{append(base, "JENKINS_TIMEOUT=soon"), "JENKINS_TIMEOUT"},
 		{append(base, "WATCHDOG_PAIRS=slave01"), "WATCHDOG_PAIRS: \"slave01\": a group needs a primary and at least one standby"},
