@@ -109,18 +109,47 @@ func New(o Options) (*Client, error) {
 }
 
 type computerJSON struct {
-	Class              string  `json:"_class"`
-	DisplayName        string  `json:"displayName"`
-	Offline            *bool   `json:"offline"`
-	TemporarilyOffline *bool   `json:"temporarilyOffline"`
-	OfflineCauseReason string  `json:"offlineCauseReason"`
-	Idle               bool    `json:"idle"`
-	LaunchSupported    bool    `json:"launchSupported"`
-	JnlpAgent          bool    `json:"jnlpAgent"`
-	AbsoluteRemotePath *string `json:"absoluteRemotePath"`
-	OfflineCause       *struct {
+	Class              string      `json:"_class"`
+	DisplayName        string      `json:"displayName"`
+	Offline            presentBool `json:"offline"`
+	TemporarilyOffline presentBool `json:"temporarilyOffline"`
+	OfflineCauseReason string      `json:"offlineCauseReason"`
+	Idle               bool        `json:"idle"`
+	LaunchSupported    bool        `json:"launchSupported"`
+	JnlpAgent          bool        `json:"jnlpAgent"`
+	// Only whether it is null matters: the path itself is not kept.
+	AbsoluteRemotePath notNull `json:"absoluteRemotePath"`
+	OfflineCause       struct {
 		Class string `json:"_class"`
 	} `json:"offlineCause"`
+}
+
+// presentBool is a JSON boolean that remembers whether it was there: a
+// reading without offline/temporarilyOffline must be refused, not taken
+// as false. It allocates nothing, unlike *bool, which matters at a
+// thousand nodes a poll.
+type presentBool struct{ set, v bool }
+
+func (p *presentBool) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*p = presentBool{true, true}
+	case "false":
+		*p = presentBool{true, false}
+	case "null":
+		*p = presentBool{}
+	default:
+		return fmt.Errorf("not a boolean: %.20s", b)
+	}
+	return nil
+}
+
+// notNull records whether a value was present and not null.
+type notNull bool
+
+func (n *notNull) UnmarshalJSON(b []byte) error {
+	*n = string(b) != "null"
+	return nil
 }
 
 type computerSetJSON struct {
@@ -131,20 +160,18 @@ func (c computerJSON) info() (watcher.NodeInfo, error) {
 	if c.DisplayName == "" {
 		return watcher.NodeInfo{}, errors.New("computer without displayName")
 	}
-	if c.Offline == nil || c.TemporarilyOffline == nil {
+	if !c.Offline.set || !c.TemporarilyOffline.set {
 		return watcher.NodeInfo{}, fmt.Errorf("computer %q without offline/temporarilyOffline", c.DisplayName)
 	}
 	n := watcher.NodeInfo{
 		Name:               c.DisplayName,
-		Offline:            *c.Offline,
-		TemporarilyOffline: *c.TemporarilyOffline,
+		Offline:            c.Offline.v,
+		TemporarilyOffline: c.TemporarilyOffline.v,
+		CauseClass:         c.OfflineCause.Class,
 		CauseReason:        c.OfflineCauseReason,
-		Connected:          !*c.Offline || c.AbsoluteRemotePath != nil,
+		Connected:          !c.Offline.v || bool(c.AbsoluteRemotePath),
 		Launchable:         c.LaunchSupported && !c.JnlpAgent,
 		Idle:               c.Idle,
-	}
-	if c.OfflineCause != nil {
-		n.CauseClass = c.OfflineCause.Class
 	}
 	if n.TemporarilyOffline && !n.Offline {
 		return watcher.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.DisplayName)
