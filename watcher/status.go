@@ -1,7 +1,6 @@
 package watcher
 
 import (
-	"sort"
 	"time"
 )
 
@@ -12,7 +11,7 @@ type Status struct {
 	Failback    string           `json:"failback"`
 	Groups      []GroupStatus    `json:"groups"`
 	Nodes       []NodeStatus     `json:"nodes"`
-	Transitions []Transition     `json:"transitions"`
+	Transitions []Transition     `json:"transitions"` // oldest first, as they happened
 }
 
 // ControllerStatus describes the Jenkins controller as last read.
@@ -88,7 +87,6 @@ func (w *Watcher) Status() Status {
 			s.Nodes = append(s.Nodes, ns)
 		}
 	}
-	sort.SliceStable(s.Transitions, func(i, j int) bool { return s.Transitions[i].Time.Before(s.Transitions[j].Time) })
 	return s
 }
 

@@ -57,9 +57,7 @@ type Watcher struct {
 	version     string
 	session     string
 	lastStart   time.Time
-	lastEnd     time.Time
 	lastSuccess time.Time
-	running     bool
 	lastErr     string
 	failStreak  int
 	transitions []Transition
@@ -140,7 +138,7 @@ func (w *Watcher) Poll(ctx context.Context) (err error) {
 	defer w.pollMu.Unlock()
 	start := w.now()
 	w.mu.Lock()
-	w.lastStart, w.running = start, true
+	w.lastStart = start
 	w.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
@@ -149,11 +147,7 @@ func (w *Watcher) Poll(ctx context.Context) (err error) {
 			err = fmt.Errorf("poll panicked: %v", r)
 			w.pollFailed(err, "")
 		}
-		end := w.now()
-		w.m.pollDuration.Observe(end.Sub(start).Seconds())
-		w.mu.Lock()
-		w.lastEnd, w.running = end, false
-		w.mu.Unlock()
+		w.m.pollDuration.Observe(w.now().Sub(start).Seconds())
 	}()
 
 	snap, err := w.j.Computers(ctx)
