@@ -51,8 +51,6 @@ func Main(ctx context.Context, e Env) int {
 		err = runHealthcheck(ctx, e, args)
 	case "maintenance":
 		err = runMaintenance(ctx, e, args)
-	case "fake-jenkins":
-		err = runFakeJenkins(ctx, e, args)
 	case "version":
 		fmt.Fprintf(e.Stdout, "jenkins-failover-watchdog %s\n", e.Version)
 	case "help":

@@ -22,7 +22,6 @@ Usage:
                                        planned switchover: take primaries offline for
                                        maintenance (the daemon fails over), then back
   jenkins-failover-watchdog version    print the version
-  jenkins-failover-watchdog fake-jenkins  serve a fake Jenkins controller for trials (dev tool)
 
 Environment:
 `)

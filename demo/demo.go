@@ -17,9 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -169,7 +170,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	n, _ := fake.Node(standby)
-	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, watcher.ParkTag) {
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, agent.ParkTag) {
 		return fmt.Errorf("after failback the standby should be parked by the watchdog; reads temporarilyOffline=%t reason=%q", n.TemporarilyOffline, n.CauseReason)
 	}
 	if _, state, _ := fake.Build(b2); state != fakejenkins.BuildState("running") {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/bndr/gojenkins"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -156,14 +157,14 @@ type computerSetJSON struct {
 	Computer *[]computerJSON `json:"computer"`
 }
 
-func (c computerJSON) info() (watcher.NodeInfo, error) {
+func (c computerJSON) info() (agent.NodeInfo, error) {
 	if c.DisplayName == "" {
-		return watcher.NodeInfo{}, errors.New("computer without displayName")
+		return agent.NodeInfo{}, errors.New("computer without displayName")
 	}
 	if !c.Offline.set || !c.TemporarilyOffline.set {
-		return watcher.NodeInfo{}, fmt.Errorf("computer %q without offline/temporarilyOffline", c.DisplayName)
+		return agent.NodeInfo{}, fmt.Errorf("computer %q without offline/temporarilyOffline", c.DisplayName)
 	}
-	n := watcher.NodeInfo{
+	n := agent.NodeInfo{
 		Name:               c.DisplayName,
 		Offline:            c.Offline.v,
 		TemporarilyOffline: c.TemporarilyOffline.v,
@@ -174,24 +175,24 @@ func (c computerJSON) info() (watcher.NodeInfo, error) {
 		Idle:               c.Idle,
 	}
 	if n.TemporarilyOffline && !n.Offline {
-		return watcher.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.DisplayName)
+		return agent.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.DisplayName)
 	}
 	return n, nil
 }
 
 // Computers reads every node with one tree-filtered request.
-func (c *Client) Computers(ctx context.Context) (watcher.Snapshot, error) {
+func (c *Client) Computers(ctx context.Context) (agent.Snapshot, error) {
 	const op = "read computers"
 	var set computerSetJSON
 	resp, err := c.getJSON(ctx, op, "", "/computer/", computersTree, &set)
 	if err != nil {
-		return watcher.Snapshot{}, err
+		return agent.Snapshot{}, err
 	}
 	if set.Computer == nil {
-		return watcher.Snapshot{}, badResponse(op, "", resp, errors.New(`no "computer" list`))
+		return agent.Snapshot{}, badResponse(op, "", resp, errors.New(`no "computer" list`))
 	}
-	snap := watcher.Snapshot{
-		Nodes:   make(map[string]watcher.NodeInfo, len(*set.Computer)),
+	snap := agent.Snapshot{
+		Nodes:   make(map[string]agent.NodeInfo, len(*set.Computer)),
 		Version: resp.Header.Get("X-Jenkins"),
 		Session: resp.Header.Get("X-Jenkins-Session"),
 	}
@@ -201,10 +202,10 @@ func (c *Client) Computers(ctx context.Context) (watcher.Snapshot, error) {
 		}
 		n, err := cj.info()
 		if err != nil {
-			return watcher.Snapshot{}, badResponse(op, "", resp, err)
+			return agent.Snapshot{}, badResponse(op, "", resp, err)
 		}
 		if _, dup := snap.Nodes[n.Name]; dup {
-			return watcher.Snapshot{}, badResponse(op, "", resp, fmt.Errorf("computer %q listed twice", n.Name))
+			return agent.Snapshot{}, badResponse(op, "", resp, fmt.Errorf("computer %q listed twice", n.Name))
 		}
 		snap.Nodes[n.Name] = n
 	}
@@ -212,19 +213,19 @@ func (c *Client) Computers(ctx context.Context) (watcher.Snapshot, error) {
 }
 
 // Computer reads one node.
-func (c *Client) Computer(ctx context.Context, name string) (watcher.NodeInfo, error) {
+func (c *Client) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
 	const op = "read computer"
 	var cj computerJSON
 	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, &cj)
 	if err != nil {
-		return watcher.NodeInfo{}, err
+		return agent.NodeInfo{}, err
 	}
 	n, err := cj.info()
 	if err != nil {
-		return watcher.NodeInfo{}, badResponse(op, name, resp, err)
+		return agent.NodeInfo{}, badResponse(op, name, resp, err)
 	}
 	if n.Name != name {
-		return watcher.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("asked for %q, got %q", name, n.Name))
+		return agent.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("asked for %q, got %q", name, n.Name))
 	}
 	return n, nil
 }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/bndr/gojenkins"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
 // naiveJenkins is the watcher.Jenkins a first-time gojenkins user writes:
@@ -38,35 +38,35 @@ func newNaive(ctx context.Context, url string, tr http.RoundTripper, groups []co
 	return n, nil
 }
 
-func (n *naiveJenkins) read(ctx context.Context, name string) (watcher.NodeInfo, error) {
+func (n *naiveJenkins) read(ctx context.Context, name string) (agent.NodeInfo, error) {
 	node, err := n.j.GetNode(ctx, name)
 	if err != nil {
-		return watcher.NodeInfo{}, err
+		return agent.NodeInfo{}, err
 	}
 	if _, err := node.Poll(ctx); err != nil {
-		return watcher.NodeInfo{}, err
+		return agent.NodeInfo{}, err
 	}
 	r := node.Raw
-	return watcher.NodeInfo{
+	return agent.NodeInfo{
 		Name: r.DisplayName, Offline: r.Offline, TemporarilyOffline: r.TemporarilyOffline,
 		CauseReason: r.OfflineCauseReason, Connected: !r.Offline,
 		Launchable: r.LaunchSupported && !r.JnlpAgent, Idle: r.Idle,
 	}, nil
 }
 
-func (n *naiveJenkins) Computers(ctx context.Context) (watcher.Snapshot, error) {
-	snap := watcher.Snapshot{Nodes: make(map[string]watcher.NodeInfo, len(n.nodes)), Version: n.j.Version}
+func (n *naiveJenkins) Computers(ctx context.Context) (agent.Snapshot, error) {
+	snap := agent.Snapshot{Nodes: make(map[string]agent.NodeInfo, len(n.nodes)), Version: n.j.Version}
 	for _, name := range n.nodes {
 		info, err := n.read(ctx, name)
 		if err != nil {
-			return watcher.Snapshot{}, err
+			return agent.Snapshot{}, err
 		}
 		snap.Nodes[name] = info
 	}
 	return snap, nil
 }
 
-func (n *naiveJenkins) Computer(ctx context.Context, name string) (watcher.NodeInfo, error) {
+func (n *naiveJenkins) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
 	return n.read(ctx, name)
 }
 

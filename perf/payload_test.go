@@ -7,10 +7,10 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 )
 
-// minimalTree holds only what watcher.Decide and watcher.Classify read
+// minimalTree holds only what watcher.Decide and agent.Classify read
 // (idle only feeds /status); TestPayloadSize compares it with the tree
 // jenkins.Client actually sends, taken from the fake's request log.
 const minimalTree = "computer[displayName,offline,temporarilyOffline,offlineCauseReason,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]]"

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 )
 
 // The benchmarks measure the watchdog, not the fake. So the fake runs in a

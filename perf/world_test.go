@@ -11,9 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -73,7 +74,7 @@ func (l layout) newFake(opts fakejenkins.Options) (*fakejenkins.Controller, erro
 	}
 	for _, g := range l.groups() {
 		for _, s := range g.Standbys {
-			if err := fake.OperatorOffline(s, benchUser, watcher.ParkMessage("benchmark steady state")); err != nil {
+			if err := fake.OperatorOffline(s, benchUser, agent.ParkMessage("benchmark steady state")); err != nil {
 				return nil, err
 			}
 		}

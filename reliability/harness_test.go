@@ -20,9 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -113,7 +114,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		}
 	}
 	for _, n := range o.parked {
-		if err := fake.OperatorOffline(n, testUser, watcher.ParkMessage("initial")); err != nil {
+		if err := fake.OperatorOffline(n, testUser, agent.ParkMessage("initial")); err != nil {
 			t.Fatal(err)
 		}
 	}

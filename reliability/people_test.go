@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -18,10 +19,10 @@ type hookJenkins struct {
 	watcher.Jenkins
 	mu             sync.Mutex
 	afterComputers func()
-	afterComputer  func(name string, n watcher.NodeInfo)
+	afterComputer  func(name string, n agent.NodeInfo)
 }
 
-func (h *hookJenkins) Computers(ctx context.Context) (watcher.Snapshot, error) {
+func (h *hookJenkins) Computers(ctx context.Context) (agent.Snapshot, error) {
 	s, err := h.Jenkins.Computers(ctx)
 	h.mu.Lock()
 	f := h.afterComputers
@@ -33,7 +34,7 @@ func (h *hookJenkins) Computers(ctx context.Context) (watcher.Snapshot, error) {
 	return s, err
 }
 
-func (h *hookJenkins) Computer(ctx context.Context, name string) (watcher.NodeInfo, error) {
+func (h *hookJenkins) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
 	n, err := h.Jenkins.Computer(ctx, name)
 	h.mu.Lock()
 	f := h.afterComputer
@@ -44,7 +45,7 @@ func (h *hookJenkins) Computer(ctx context.Context, name string) (watcher.NodeIn
 	return n, err
 }
 
-func (h *hookJenkins) set(afterComputers func(), afterComputer func(string, watcher.NodeInfo)) {
+func (h *hookJenkins) set(afterComputers func(), afterComputer func(string, agent.NodeInfo)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.afterComputers, h.afterComputer = afterComputers, afterComputer
@@ -373,7 +374,7 @@ func TestSecondWatchdogInstance(t *testing.T) {
 	_ = e.fake.KillAgent(primary)
 	both() // both suspect
 	raced := false
-	h.set(nil, func(name string, n watcher.NodeInfo) {
+	h.set(nil, func(name string, n agent.NodeInfo) {
 		if name == standby1 && n.TemporarilyOffline && !raced {
 			raced = true
 			// B's requests land inside A's poll window: counted there.

@@ -16,7 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -163,7 +164,7 @@ type panicJenkins struct {
 	armed atomic.Bool
 }
 
-func (p *panicJenkins) Computer(ctx context.Context, name string) (watcher.NodeInfo, error) {
+func (p *panicJenkins) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
 	if p.armed.CompareAndSwap(true, false) {
 		panic("injected panic in the fresh read of " + name)
 	}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -138,8 +139,8 @@ func TestSoak(t *testing.T) {
 		out := map[string]bool{}
 		for _, n := range all {
 			s, ok := e.fake.Node(n)
-			info := watcher.NodeInfo{Offline: s.Offline, TemporarilyOffline: s.TemporarilyOffline, CauseClass: s.CauseClass, CauseReason: s.CauseReason}
-			if ok && watcher.Classify(info, true) == watcher.NodeHeld {
+			info := agent.NodeInfo{Offline: s.Offline, TemporarilyOffline: s.TemporarilyOffline, CauseClass: s.CauseClass, CauseReason: s.CauseReason}
+			if ok && agent.Classify(info, true) == agent.Held {
 				out[n] = true
 			}
 		}

@@ -120,6 +120,8 @@ go test -count=1 -run '^(TestPayloadSize|TestOneRequestPerPoll|TestFailoverLaten
 section "the daemon against fake-jenkins: resident memory and failover latency"
 bin="$out/jenkins-failover-watchdog"
 go build -o "$bin" .
+fakebin="$out/fake-jenkins"
+go build -o "$fakebin" ./cmd/fake-jenkins
 
 # wait_for_log FILE REGEX prints the first match of REGEX in FILE, waiting
 # up to 10 s for it to appear.
@@ -157,7 +159,7 @@ spread() {
 # while /metrics is scraped every 2 s, then the wall-clock failover latency.
 run_daemon() {
   local agents="$1" groups="$2" limit="$3" tag="a$1-g$2-m$3"
-  "$bin" fake-jenkins --listen 127.0.0.1:0 --agents "$agents" --groups "$groups" 2>"$out/fake-$tag.log" &
+  "$fakebin" --listen 127.0.0.1:0 --agents "$agents" --groups "$groups" 2>"$out/fake-$tag.log" &
   local fake_pid=$!
   pids+=("$fake_pid")
   local fake_addr

@@ -123,8 +123,10 @@ if [[ -z "$bin" ]]; then
   (cd "$repo_root" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=e2e" -o "$bin" .)
 fi
 
+fakebin="$workdir/fake-jenkins"
+(cd "$repo_root" && go build -o "$fakebin" ./cmd/fake-jenkins)
 jenkins_port="$(free_port)"
-"$bin" fake-jenkins --listen "127.0.0.1:${jenkins_port}" >"$workdir/fake-jenkins.log" 2>&1 &
+"$fakebin" --listen "127.0.0.1:${jenkins_port}" >"$workdir/fake-jenkins.log" 2>&1 &
 pids+=($!)
 wait_for "fake Jenkins on 127.0.0.1:${jenkins_port}" 15 \
   curl -fsS -u watchdog:fake-token "http://127.0.0.1:${jenkins_port}/computer/api/json"

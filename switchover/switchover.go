@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
 // Jenkins is what a switchover needs; *jenkins.Client implements it.
 type Jenkins interface {
-	Computer(ctx context.Context, name string) (watcher.NodeInfo, error)
+	Computer(ctx context.Context, name string) (agent.NodeInfo, error)
 	BringOnline(ctx context.Context, name string) error
 	Park(ctx context.Context, name, message string) error
 }
@@ -41,7 +41,7 @@ func Start(ctx context.Context, j Jenkins, groups []config.Group, message string
 		message = DefaultMessage
 	}
 	// The message must read as a person's, never as the watchdog's tag.
-	message = strings.ReplaceAll(message, watcher.ParkTag, "")
+	message = strings.ReplaceAll(message, agent.ParkTag, "")
 	results := make([]Result, 0, len(groups))
 	for _, g := range groups {
 		results = append(results, startGroup(ctx, j, g, message))
@@ -56,11 +56,11 @@ func startGroup(ctx context.Context, j Jenkins, g config.Group, message string) 
 		r.Err = fmt.Errorf("reading primary %s: %w", g.Primary, err)
 		return r
 	}
-	switch watcher.Classify(p, true) {
-	case watcher.NodeHeld:
+	switch agent.Classify(p, true) {
+	case agent.Held:
 		r.Detail = fmt.Sprintf("primary %s is already held (%q); nothing to do", g.Primary, p.CauseReason)
 		return r
-	case watcher.NodeParked:
+	case agent.Parked:
 		r.Err = fmt.Errorf("primary %s is temporarily offline without a message; mark it with a message in Jenkins or bring it online first", g.Primary)
 		return r
 	}
@@ -70,7 +70,7 @@ func startGroup(ctx context.Context, j Jenkins, g config.Group, message string) 
 		if err != nil {
 			continue // a missing or unreadable standby cannot carry
 		}
-		if st := watcher.Classify(n, true); st == watcher.NodeOnline || st == watcher.NodeParked {
+		if st := agent.Classify(n, true); st == agent.Online || st == agent.Parked {
 			usable = append(usable, s)
 		}
 	}
@@ -109,7 +109,7 @@ func endGroup(ctx context.Context, j Jenkins, g config.Group) Result {
 		r.Detail = fmt.Sprintf("primary %s is not temporarily offline; nothing to do", g.Primary)
 		return r
 	}
-	if strings.Contains(p.CauseReason, watcher.ParkTag) {
+	if strings.Contains(p.CauseReason, agent.ParkTag) {
 		r.Err = fmt.Errorf("primary %s carries the watchdog's own tag, which it never sets on a primary; check it in Jenkins", g.Primary)
 		return r
 	}

@@ -10,9 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -101,7 +102,7 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 	if st := w.GroupState("slave01"); st.Phase != watcher.PhaseNormal {
 		t.Errorf("slave01 after end = %s, want normal (failed back)", st.Phase)
 	}
-	if s, _ := fake.Node("slave02"); !s.TemporarilyOffline || !strings.Contains(s.CauseReason, watcher.ParkTag) {
+	if s, _ := fake.Node("slave02"); !s.TemporarilyOffline || !strings.Contains(s.CauseReason, agent.ParkTag) {
 		t.Errorf("slave02 not parked after failback: %+v", s)
 	}
 	if st := w.GroupState("build-a"); st.Phase != watcher.PhaseMaintenance {

@@ -3,6 +3,7 @@ package watcher
 import (
 	"maps"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 )
 
@@ -108,15 +109,15 @@ const counterCap = 1 << 30
 // fresh reading of its nodes, the next state and the changes to ask for.
 // It never emits an action on the primary or on a held or missing node, and
 // at most one action per node except online followed by launch.
-func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params) Decision {
-	state := func(name string) NodeState {
+func Decide(g config.Group, prev GroupState, nodes map[string]agent.NodeInfo, p Params) Decision {
+	state := func(name string) agent.State {
 		n, ok := nodes[name]
-		return Classify(n, ok)
+		return agent.Classify(n, ok)
 	}
 	next := prev
 	next.Tried = maps.Clone(prev.Tried)
 
-	primaryUp := state(g.Primary) == NodeOnline
+	primaryUp := state(g.Primary) == agent.Online
 	switch {
 	case primaryUp:
 		next.PrimaryUpPolls = min(prev.PrimaryUpPolls+1, counterCap)
@@ -133,7 +134,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 
 	var onlineStandbys []string
 	for _, s := range g.Standbys {
-		if state(s) == NodeOnline {
+		if state(s) == agent.Online {
 			onlineStandbys = append(onlineStandbys, s)
 		}
 	}
@@ -169,7 +170,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 	// or the standby being brought up.
 	parkStrays := func(except string) {
 		for _, s := range g.Standbys {
-			if s != except && state(s) == NodeDisconnected {
+			if s != except && state(s) == agent.Disconnected {
 				park(s, "standby must stay parked while another node carries the group")
 			}
 		}
@@ -190,7 +191,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 			// A standby left with the give-up message of a finished
 			// failover would be skipped by the next one after a restart.
 			for _, s := range g.Standbys {
-				if tried, _ := triedByTag(nodes[s]); tried && state(s) == NodeParked {
+				if tried, _ := triedByTag(nodes[s]); tried && state(s) == agent.Parked {
 					add(Action{Kind: ActionPark, Node: s, Why: "standby", Retag: true})
 				}
 			}
@@ -220,7 +221,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 		next.Candidate, next.CandidatePolls = "", 0
 		next.Active = carrier
 		next.Phase = PhaseFailedOver
-		if state(g.Primary) == NodeHeld {
+		if state(g.Primary) == agent.Held {
 			next.Phase = PhaseMaintenance
 		}
 		parkStrays(carrier)
@@ -237,13 +238,13 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 		n := nodes[s]
 		why := "primary " + g.Primary + " is down"
 		switch state(s) {
-		case NodeParked:
+		case agent.Parked:
 			acts := []Action{{Kind: ActionOnline, Node: s, Why: why}}
 			if !n.Connected && n.Launchable {
 				acts = append(acts, Action{Kind: ActionLaunch, Node: s, Why: "standby is disconnected"})
 			}
 			return acts
-		case NodeDisconnected:
+		case agent.Disconnected:
 			if n.Launchable {
 				return []Action{{Kind: ActionLaunch, Node: s, Why: why}}
 			}
@@ -256,7 +257,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 	if c := prev.Candidate; c != "" {
 		cs := state(c)
 		switch {
-		case cs == NodeHeld || cs == NodeMissing:
+		case cs == agent.Held || cs == agent.Missing:
 			// Someone took the standby for themselves, or deleted it.
 			next.Tried = withTried(next.Tried, c, false)
 			next.Candidate, next.CandidatePolls = "", 0
@@ -271,7 +272,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 		default:
 			next.CandidatePolls = prev.CandidatePolls + 1
 			next.Phase = PhaseFailingOver
-			if cs == NodeParked {
+			if cs == agent.Parked {
 				// The last attempt did not take (a failed request, or
 				// someone parked it again): try once more this poll.
 				for _, a := range bringUp(c) {
@@ -319,7 +320,7 @@ func Decide(g config.Group, prev GroupState, nodes map[string]NodeInfo, p Params
 // one already carrying, so two online standbys never swap roles; else one
 // running builds, so that parking the other aborts nothing; else the first
 // by priority. A restarted watchdog reaches the same choice from Jenkins.
-func chooseCarrier(online []string, active string, nodes map[string]NodeInfo) string {
+func chooseCarrier(online []string, active string, nodes map[string]agent.NodeInfo) string {
 	for _, s := range online {
 		if s == active {
 			return s

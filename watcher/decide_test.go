@@ -5,21 +5,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 )
 
 // Node readings used by the decision table.
 var (
-	online       = NodeInfo{Connected: true, Launchable: true}
-	idleOnline   = NodeInfo{Connected: true, Launchable: true, Idle: true}
-	parked       = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, Connected: true, Launchable: true}
-	parkedTagged = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage("x"), Connected: true, Launchable: true}
-	parkedDown   = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, Launchable: true}
-	parkedInbDn  = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser}
-	held         = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: "disk replacement", Connected: true, Launchable: true}
-	monitorHeld  = NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: "hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace", Connected: true, Launchable: true}
-	killed       = NodeInfo{Offline: true, CauseClass: CauseChannelTermination, CauseReason: "Connection was broken", Launchable: true}
-	killedInb    = NodeInfo{Offline: true, CauseClass: CauseChannelTermination}
+	online       = agent.NodeInfo{Connected: true, Launchable: true}
+	idleOnline   = agent.NodeInfo{Connected: true, Launchable: true, Idle: true}
+	parked       = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, Connected: true, Launchable: true}
+	parkedTagged = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage("x"), Connected: true, Launchable: true}
+	parkedDown   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, Launchable: true}
+	parkedInbDn  = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser}
+	held         = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: "disk replacement", Connected: true, Launchable: true}
+	monitorHeld  = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: "hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace", Connected: true, Launchable: true}
+	killed       = agent.NodeInfo{Offline: true, CauseClass: agent.CauseChannelTermination, CauseReason: "Connection was broken", Launchable: true}
+	killedInb    = agent.NodeInfo{Offline: true, CauseClass: agent.CauseChannelTermination}
 )
 
 const absent = "absent"
@@ -27,32 +28,32 @@ const absent = "absent"
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		name    string
-		n       NodeInfo
+		n       agent.NodeInfo
 		present bool
-		want    NodeState
+		want    agent.State
 	}{
-		{"online", online, true, NodeOnline},
-		{"parked without message", parked, true, NodeParked},
-		{"parked by the watchdog", parkedTagged, true, NodeParked},
-		{"parked and disconnected", parkedDown, true, NodeParked},
-		{"operator message", held, true, NodeHeld},
-		{"node monitor", monitorHeld, true, NodeHeld},
-		{"killed agent", killed, true, NodeDisconnected},
-		{"missing", NodeInfo{}, false, NodeMissing},
-		{"temporarily offline, channel cause shows", NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseChannelTermination, CauseReason: "Connection was broken"}, true, NodeParked},
-		{"whitespace message is no message", NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: "  "}, true, NodeParked},
+		{"online", online, true, agent.Online},
+		{"parked without message", parked, true, agent.Parked},
+		{"parked by the watchdog", parkedTagged, true, agent.Parked},
+		{"parked and disconnected", parkedDown, true, agent.Parked},
+		{"operator message", held, true, agent.Held},
+		{"node monitor", monitorHeld, true, agent.Held},
+		{"killed agent", killed, true, agent.Disconnected},
+		{"missing", agent.NodeInfo{}, false, agent.Missing},
+		{"temporarily offline, channel cause shows", agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseChannelTermination, CauseReason: "Connection was broken"}, true, agent.Parked},
+		{"whitespace message is no message", agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: "  "}, true, agent.Parked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Classify(tt.n, tt.present); got != tt.want {
-				t.Errorf("Classify = %s, want %s", got, tt.want)
+			if got := agent.Classify(tt.n, tt.present); got != tt.want {
+				t.Errorf("agent.Classify = %s, want %s", got, tt.want)
 			}
 		})
 	}
 }
 
-func nodesOf(m map[string]NodeInfo) map[string]NodeInfo {
-	out := map[string]NodeInfo{}
+func nodesOf(m map[string]agent.NodeInfo) map[string]agent.NodeInfo {
+	out := map[string]agent.NodeInfo{}
 	for k, v := range m {
 		if v.Name == absent {
 			continue
@@ -63,7 +64,7 @@ func nodesOf(m map[string]NodeInfo) map[string]NodeInfo {
 	return out
 }
 
-var missing = NodeInfo{Name: absent}
+var missing = agent.NodeInfo{Name: absent}
 
 type act struct {
 	kind ActionKind
@@ -88,7 +89,7 @@ func TestDecide(t *testing.T) {
 		name      string
 		params    Params
 		prev      GroupState
-		nodes     map[string]NodeInfo
+		nodes     map[string]agent.NodeInfo
 		want      []act
 		phase     Phase
 		active    string
@@ -97,124 +98,124 @@ func TestDecide(t *testing.T) {
 		failback  bool
 	}{
 		{name: "normal", prev: GroupState{Phase: PhaseNormal, Active: "p"},
-			nodes: map[string]NodeInfo{"p": online, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": parked, "s2": parked},
 			phase: PhaseNormal, active: "p"},
 		{name: "first poll normal", prev: GroupState{},
-			nodes: map[string]NodeInfo{"p": online, "s1": parkedTagged, "s2": parkedDown},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": parkedTagged, "s2": parkedDown},
 			phase: PhaseNormal, active: "p"},
 		{name: "primary offline, below threshold", prev: GroupState{Phase: PhaseNormal, Active: "p"},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
 			phase: PhaseSuspect},
 		{name: "failover: toggle first standby", prev: GroupState{Phase: PhaseSuspect, PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
 			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "failover on a missing primary", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": missing, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": missing, "s1": parked, "s2": parked},
 			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "failover skips held standby", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": held, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": held, "s2": parked},
 			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "failover skips monitor-held and missing standbys", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": monitorHeld, "s2": missing},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": monitorHeld, "s2": missing},
 			phase: PhaseDown},
 		{name: "parked disconnected SSH standby: toggle and launch", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
 			want:  []act{{ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "parked disconnected inbound standby: toggle only", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parkedInbDn, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedInbDn, "s2": parked},
 			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "disconnected SSH standby: launch", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked},
 			want:  []act{{ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "disconnected inbound standby: wait for it", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": killedInb, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": killedInb, "s2": parked},
 			phase: PhaseFailingOver, candidate: "s1"},
 		{name: "candidate still coming up", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", CandidatePolls: 0},
-			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked},
 			phase: PhaseFailingOver, candidate: "s1"},
 		{name: "candidate still parked: the toggle did not take, try again", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", CandidatePolls: 0},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
 			want:  []act{{ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "operator disconnected the standby with a message: held", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, CauseClass: CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, CauseClass: agent.CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
 			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "operator-disconnected standby is not parked in normal state", prev: GroupState{Phase: PhaseNormal, Active: "p"},
-			nodes: map[string]NodeInfo{"p": online, "s1": {Offline: true, CauseClass: CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": {Offline: true, CauseClass: agent.CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
 			phase: PhaseNormal, active: "p"},
 		{name: "restart: standby given up with its channel up is skipped", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpUp), Connected: true, Launchable: true}, "s2": killed},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpUp), Connected: true, Launchable: true}, "s2": killed},
 			want:  []act{{ActionLaunch, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "restart: standby given up while disconnected is retried once connected", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpDown), Connected: true, Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Connected: true, Launchable: true}, "s2": parked},
 			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "restart: all given up, down", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpDown), Launchable: true}, "s2": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpUp), Connected: true}},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Launchable: true}, "s2": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpUp), Connected: true}},
 			phase: PhaseDown},
 		{name: "primary back: give-up messages are rewritten", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9},
-			nodes: map[string]NodeInfo{"p": online, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: CauseUser, CauseReason: ParkMessage(giveUpDown), Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Launchable: true}, "s2": parked},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p"},
 		{name: "two standbys online, no carrier known: the busy one carries", prev: GroupState{},
-			nodes: map[string]NodeInfo{"p": killed, "s1": {Idle: true, Connected: true}, "s2": {Idle: false, Connected: true}},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Idle: true, Connected: true}, "s2": {Idle: false, Connected: true}},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseFailedOver, active: "s2"},
 		{name: "controller restarted: grace before counting the primary down", prev: GroupState{Phase: PhaseNormal, Active: "p", PrimaryDownPolls: 1, Grace: 2},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
 			phase: PhaseSuspect},
 		{name: "candidate timed out: park it, try the next", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s1", CandidatePolls: 2},
-			nodes: map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked},
 			want:  []act{{ActionPark, "s1"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "last candidate timed out: down", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s2", CandidatePolls: 2, Tried: map[string]bool{"s1": false}},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": killed},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": killed},
 			want:  []act{{ActionPark, "s2"}}, phase: PhaseDown},
 		{name: "tried standby whose channel came back is tried again", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9, Tried: map[string]bool{"s1": false, "s2": false}},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
 			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "tried standby that was connected is not retried", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9, Tried: map[string]bool{"s1": true, "s2": true}},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
 			phase: PhaseDown},
 		{name: "operator holds the candidate: respected, next tried", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
-			nodes: map[string]NodeInfo{"p": killed, "s1": held, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": held, "s2": parked},
 			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "candidate online: failover complete", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
-			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": online, "s2": parked},
 			phase: PhaseFailedOver, active: "s1", failover: true},
 		{name: "standby online found at start-up while primary down: keep it", prev: GroupState{},
-			nodes: map[string]NodeInfo{"p": killed, "s1": parked, "s2": online},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": online},
 			phase: PhaseFailedOver, active: "s2"},
 		{name: "two standbys online: the carrier stays, the other is parked", prev: GroupState{Phase: PhaseFailedOver, Active: "s2", PrimaryDownPolls: 9},
-			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": online},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": online, "s2": online},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseFailedOver, active: "s2"},
 		{name: "two standbys online, no carrier yet: first by priority carries", prev: GroupState{},
-			nodes: map[string]NodeInfo{"p": killed, "s1": idleOnline, "s2": idleOnline},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": idleOnline, "s2": idleOnline},
 			want:  []act{{ActionPark, "s2"}}, phase: PhaseFailedOver, active: "s1"},
 		{name: "primary held by an operator: maintenance", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
-			nodes: map[string]NodeInfo{"p": held, "s1": online, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": held, "s1": online, "s2": parked},
 			phase: PhaseMaintenance, active: "s1", failover: true},
 		{name: "stray disconnected standby parked while another carries", prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryDownPolls: 9},
-			nodes: map[string]NodeInfo{"p": killed, "s1": online, "s2": killed},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": online, "s2": killed},
 			want:  []act{{ActionPark, "s2"}}, phase: PhaseFailedOver, active: "s1"},
 		{name: "primary back: wait before failback", prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryDownPolls: 9},
-			nodes: map[string]NodeInfo{"p": online, "s1": online, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
 			phase: PhaseFailingBack, active: "s1"},
 		{name: "primary back long enough: failback", prev: GroupState{Phase: PhaseFailingBack, Active: "s1", PrimaryUpPolls: 2},
-			nodes: map[string]NodeInfo{"p": online, "s1": online, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p", failback: true},
 		{name: "standby found online at start-up with primary up: parked after FAILBACK_AFTER", prev: GroupState{PrimaryUpPolls: 2},
-			nodes: map[string]NodeInfo{"p": online, "s1": parked, "s2": online},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": parked, "s2": online},
 			want:  []act{{ActionPark, "s2"}}, phase: PhaseNormal, active: "p", failback: true},
 		{name: "manual failback: standby stays", params: manual, prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryUpPolls: 50},
-			nodes: map[string]NodeInfo{"p": online, "s1": online, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
 			phase: PhaseManualFailback, active: "s1"},
 		{name: "manual failback: operator parked the standby", params: manual, prev: GroupState{Phase: PhaseManualFailback, Active: "s1", PrimaryUpPolls: 50},
-			nodes: map[string]NodeInfo{"p": online, "s1": parked, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": parked, "s2": parked},
 			phase: PhaseNormal, active: "p"},
 		{name: "primary back during failover: candidate that never came up is parked", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
-			nodes: map[string]NodeInfo{"p": online, "s1": killed, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": killed, "s2": parked},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p"},
 		{name: "held standby is never touched even when online elsewhere", prev: GroupState{Phase: PhaseNormal, Active: "p"},
-			nodes: map[string]NodeInfo{"p": online, "s1": held, "s2": monitorHeld},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": held, "s2": monitorHeld},
 			phase: PhaseNormal, active: "p"},
 		{name: "everything missing", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]NodeInfo{"p": missing, "s1": missing, "s2": missing},
+			nodes: map[string]agent.NodeInfo{"p": missing, "s1": missing, "s2": missing},
 			phase: PhaseDown},
 	}
 	for _, tt := range tests {
@@ -243,7 +244,7 @@ func TestDecide(t *testing.T) {
 				if a.Node == g.Primary {
 					t.Errorf("action %v on the primary", a)
 				}
-				if st := Classify(tt.nodes[a.Node], tt.nodes[a.Node].Name != absent); st == NodeHeld || st == NodeMissing {
+				if st := agent.Classify(tt.nodes[a.Node], tt.nodes[a.Node].Name != absent); st == agent.Held || st == agent.Missing {
 					t.Errorf("action %v on a %s node", a, st)
 				}
 			}
@@ -255,7 +256,7 @@ func TestDecideOnFailureKeepsNoUncommittedChange(t *testing.T) {
 	g := config.Group{Primary: "p", Standbys: []string{"s1"}}
 	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}
 
-	d := Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, nodesOf(map[string]NodeInfo{"p": online, "s1": online}), p)
+	d := Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, nodesOf(map[string]agent.NodeInfo{"p": online, "s1": online}), p)
 	if !d.Failback || d.Next.Active != "p" || d.OnFailure.Active != "s1" || d.OnFailure.Phase != PhaseFailingBack {
 		t.Fatalf("failback: Next=%+v OnFailure=%+v", d.Next, d.OnFailure)
 	}
@@ -268,7 +269,7 @@ func TestDecideDoesNotMutatePrevious(t *testing.T) {
 	g := config.Group{Primary: "p", Standbys: []string{"s1", "s2"}}
 	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto}
 	prev := GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", Tried: map[string]bool{"s2": true}}
-	Decide(g, prev, nodesOf(map[string]NodeInfo{"p": killed, "s1": killed, "s2": parked}), p)
+	Decide(g, prev, nodesOf(map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked}), p)
 	if len(prev.Tried) != 1 || !prev.Tried["s2"] {
 		t.Errorf("Decide changed the previous state's Tried map: %v", prev.Tried)
 	}
@@ -276,12 +277,12 @@ func TestDecideDoesNotMutatePrevious(t *testing.T) {
 
 func TestParkMessageReadsBackUnchanged(t *testing.T) {
 	for _, why := range []string{"primary slave01 is back", "primary a  b : c <x> & \"q\" 'r' is back", "x\ny"} {
-		msg := ParkMessage(why)
+		msg := agent.ParkMessage(why)
 		if strings.Contains(msg, " : ") || strings.ContainsAny(msg, "<>&\"'\n") || strings.Contains(msg, "  ") {
-			t.Errorf("ParkMessage(%q) = %q: Jenkins would change it", why, msg)
+			t.Errorf("agent.ParkMessage(%q) = %q: Jenkins would change it", why, msg)
 		}
-		if !strings.HasPrefix(msg, ParkTag) {
-			t.Errorf("ParkMessage(%q) = %q lacks the tag", why, msg)
+		if !strings.HasPrefix(msg, agent.ParkTag) {
+			t.Errorf("agent.ParkMessage(%q) = %q lacks the tag", why, msg)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -27,25 +28,25 @@ func (r *byteReader) pick(n int) int { return int(r.next()) % n }
 
 var (
 	fuzzNodes  = []string{"p", "s1", "s2", "s3"}
-	fuzzCauses = []string{"", watcher.CauseUser, watcher.CauseChannelTermination, watcher.CauseLaunchFailed,
+	fuzzCauses = []string{"", agent.CauseUser, agent.CauseChannelTermination, agent.CauseLaunchFailed,
 		"hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace"}
-	fuzzReasons = []string{"", watcher.ParkMessage("x"), "disk replacement", "Connection was broken", "  ",
-		watcher.ParkMessage("did not come online in time with its channel up"),
-		watcher.ParkMessage("did not come online in time with its channel down")}
+	fuzzReasons = []string{"", agent.ParkMessage("x"), "disk replacement", "Connection was broken", "  ",
+		agent.ParkMessage("did not come online in time with its channel up"),
+		agent.ParkMessage("did not come online in time with its channel down")}
 )
 
 // decideInput builds a group, a reading of its nodes, a previous state and
 // the knobs from the fuzzer's bytes.
-func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]watcher.NodeInfo, watcher.Params) {
+func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]agent.NodeInfo, watcher.Params) {
 	r := &byteReader{b: data}
 	g := config.Group{Primary: "p", Standbys: fuzzNodes[1 : 2+r.pick(3)]}
-	nodes := map[string]watcher.NodeInfo{}
+	nodes := map[string]agent.NodeInfo{}
 	for _, name := range g.Nodes() {
 		bits := r.next()
 		if bits&1 != 0 { // missing
 			continue
 		}
-		n := watcher.NodeInfo{Name: name, Offline: bits&2 != 0, Launchable: bits&8 != 0, Idle: bits&16 != 0}
+		n := agent.NodeInfo{Name: name, Offline: bits&2 != 0, Launchable: bits&8 != 0, Idle: bits&16 != 0}
 		n.TemporarilyOffline = n.Offline && bits&4 != 0
 		// offline is temporarilyOffline || no channel: an offline node that
 		// is not temporarily offline has no channel.
@@ -57,7 +58,7 @@ func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]watc
 		nodes[name] = n
 	}
 	// A node outside the group must change nothing.
-	nodes["other"] = watcher.NodeInfo{Name: "other"}
+	nodes["other"] = agent.NodeInfo{Name: "other"}
 	all := append([]string{""}, g.Nodes()...)
 	prev := watcher.GroupState{
 		Phase:            watcher.Phases[r.pick(len(watcher.Phases))],
@@ -112,7 +113,7 @@ func FuzzDecide(f *testing.F) {
 		if again := watcher.Decide(g, prev, nodes, p); !reflect.DeepEqual(again, d) {
 			t.Fatalf("not deterministic:\n%+v\n%+v", d, again)
 		}
-		state := func(n string) watcher.NodeState { info, ok := nodes[n]; return watcher.Classify(info, ok) }
+		state := func(n string) agent.State { info, ok := nodes[n]; return agent.Classify(info, ok) }
 		explain := func() string {
 			var b strings.Builder
 			for _, n := range g.Nodes() {
@@ -128,7 +129,7 @@ func FuzzDecide(f *testing.F) {
 				t.Fatalf("action on the primary: %+v (%s)", a, explain())
 			case !slices.Contains(g.Standbys, a.Node):
 				t.Fatalf("action on a node outside the group: %+v", a)
-			case state(a.Node) == watcher.NodeHeld || state(a.Node) == watcher.NodeMissing:
+			case state(a.Node) == agent.Held || state(a.Node) == agent.Missing:
 				t.Fatalf("action on a %s node: %+v (%s)", state(a.Node), a, explain())
 			case seen[string(a.Kind)+" "+a.Node]:
 				t.Fatalf("the same action twice: %+v", d.Actions)
@@ -137,7 +138,7 @@ func FuzzDecide(f *testing.F) {
 			switch a.Kind {
 			case watcher.ActionOnline:
 				online++
-				if state(a.Node) != watcher.NodeParked {
+				if state(a.Node) != agent.Parked {
 					t.Fatalf("online action on a %s node: %+v", state(a.Node), a)
 				}
 				if d.Next.Candidate != a.Node {
@@ -160,11 +161,11 @@ func FuzzDecide(f *testing.F) {
 			switch {
 			case s.Active == "":
 			case s.Active == g.Primary:
-				if state(g.Primary) != watcher.NodeOnline {
+				if state(g.Primary) != agent.Online {
 					t.Fatalf("active primary reads %s (%+v)", state(g.Primary), s)
 				}
 			case slices.Contains(g.Standbys, s.Active):
-				if state(s.Active) != watcher.NodeOnline {
+				if state(s.Active) != agent.Online {
 					t.Fatalf("active standby %s reads %s (%+v, %s)", s.Active, state(s.Active), s, explain())
 				}
 			default:
@@ -181,12 +182,12 @@ func FuzzDecide(f *testing.F) {
 			}
 			// During a grace period after a controller restart a primary
 			// reading offline is not counted: both counters may be zero.
-			inGrace := prev.Grace > 0 && state(g.Primary) != watcher.NodeOnline && s.PrimaryUpPolls == 0
+			inGrace := prev.Grace > 0 && state(g.Primary) != agent.Online && s.PrimaryUpPolls == 0
 			if ((s.PrimaryDownPolls == 0) == (s.PrimaryUpPolls == 0) && !inGrace) || s.PrimaryDownPolls < 0 || s.PrimaryUpPolls < 0 {
 				t.Fatalf("poll counters %d down, %d up", s.PrimaryDownPolls, s.PrimaryUpPolls)
 			}
 		}
-		if up := state(g.Primary) == watcher.NodeOnline; up != (d.Next.PrimaryUpPolls > 0) {
+		if up := state(g.Primary) == agent.Online; up != (d.Next.PrimaryUpPolls > 0) {
 			t.Fatalf("primary online=%v but counters %+v", up, d.Next)
 		}
 		if d.Failback && !slices.ContainsFunc(d.Actions, func(a watcher.Action) bool { return a.Kind == watcher.ActionPark && a.Commits }) {

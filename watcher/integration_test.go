@@ -16,9 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -310,7 +311,7 @@ func TestFailoverAndAutomaticFailback(t *testing.T) {
 		t.Fatalf("failback: want one changeOfflineCause of slave02, got %+v", got)
 	}
 	n := l.node("slave02")
-	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, watcher.ParkTag) {
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, agent.ParkTag) {
 		t.Errorf("slave02 not parked with the watchdog's tag: %+v", n)
 	}
 	if _, state, _ := l.fake.Build(build); state != fakejenkins.BuildRunning {
@@ -378,7 +379,7 @@ func TestSecondStandbyAfterFirstFailsToComeOnline(t *testing.T) {
 		t.Fatalf("active = %q, want slave03", st.Active)
 	}
 	n := l.node("slave02")
-	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, watcher.ParkTag) {
+	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, agent.ParkTag) {
 		t.Errorf("slave02 should be parked again after failing to come online: %+v", n)
 	}
 	l.assertNoPostTo("slave01")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 )
 
@@ -99,7 +100,7 @@ type stateCollector struct {
 	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
 
 	mu         sync.Mutex
-	nodeStates map[string]NodeState
+	nodeStates map[string]agent.State
 	views      map[string]groupView
 	counts     map[actionKey]float64
 }
@@ -119,13 +120,13 @@ func newStateCollector(groups []config.Group) *stateCollector {
 		standbySince: desc("standby_active_since_timestamp_seconds", "Unix time since which a standby has carried the group; 0 while the primary carries it.", "group"),
 		actions: desc("actions_total", "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped).",
 			"node", "action", "result"),
-		nodeStates: map[string]NodeState{},
+		nodeStates: map[string]agent.State{},
 		views:      map[string]groupView{},
 		counts:     map[actionKey]float64{},
 	}
 }
 
-func (c *stateCollector) setNode(node string, st NodeState) {
+func (c *stateCollector) setNode(node string, st agent.State) {
 	c.mu.Lock()
 	c.nodeStates[node] = st
 	c.mu.Unlock()
@@ -169,10 +170,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.activeNode, oneIf(n == view.active), g.Name(), n)
 			st := c.nodeStates[n]
 			if st == "" {
-				st = NodeUnknown
+				st = agent.Unknown
 			}
-			gauge(c.nodeOnline, oneIf(st == NodeOnline), n)
-			for _, s := range NodeStates {
+			gauge(c.nodeOnline, oneIf(st == agent.Online), n)
+			for _, s := range agent.States {
 				gauge(c.nodeState, oneIf(s == st), n, string(s))
 			}
 			for _, a := range actionKinds {

@@ -2,6 +2,8 @@ package watcher
 
 import (
 	"time"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 )
 
 // Status is the watcher's view, served as JSON on /status.
@@ -40,12 +42,12 @@ type GroupStatus struct {
 
 // NodeStatus is one node's state.
 type NodeStatus struct {
-	Name   string    `json:"name"`
-	Group  string    `json:"group"`
-	Role   string    `json:"role"`
-	State  NodeState `json:"state"`
-	Reason string    `json:"reason,omitempty"`
-	Idle   bool      `json:"idle"`
+	Name   string      `json:"name"`
+	Group  string      `json:"group"`
+	Role   string      `json:"role"`
+	State  agent.State `json:"state"`
+	Reason string      `json:"reason,omitempty"`
+	Idle   bool        `json:"idle"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -79,7 +81,7 @@ func (w *Watcher) Status() Status {
 				ns.Role = "primary"
 			}
 			if ns.State == "" {
-				ns.State = NodeUnknown
+				ns.State = agent.Unknown
 			}
 			if info, ok := w.nodes[n]; ok {
 				ns.Reason, ns.Idle = info.CauseReason, info.Idle

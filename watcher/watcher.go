@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 )
 
@@ -52,8 +53,8 @@ type Watcher struct {
 	states      map[string]GroupState
 	since       map[string]time.Time
 	standbyFrom map[string]time.Time
-	nodes       map[string]NodeInfo
-	nodeStates  map[string]NodeState
+	nodes       map[string]agent.NodeInfo
+	nodeStates  map[string]agent.State
 	version     string
 	session     string
 	lastStart   time.Time
@@ -96,7 +97,7 @@ func New(o Options) *Watcher {
 		m: o.Metrics, now: o.Now, url: o.JenkinsURL, stall: o.StallAfter,
 		roles:  map[string]role{},
 		states: map[string]GroupState{}, since: map[string]time.Time{}, standbyFrom: map[string]time.Time{},
-		nodeStates: map[string]NodeState{}, dryRunSeen: map[string]string{},
+		nodeStates: map[string]agent.State{}, dryRunSeen: map[string]string{},
 	}
 	w.created = o.Now()
 	for _, g := range o.Groups {
@@ -187,7 +188,7 @@ func (w *Watcher) pollFailed(err error, kind string) {
 	}
 }
 
-func (w *Watcher) pollSucceeded(snap Snapshot) {
+func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 	now := w.now()
 	w.mu.Lock()
 	if w.failStreak > 0 {
@@ -206,7 +207,7 @@ func (w *Watcher) pollSucceeded(snap Snapshot) {
 	w.version, w.session, w.nodes = snap.Version, snap.Session, snap.Nodes
 	for name := range w.roles {
 		n, ok := snap.Nodes[name]
-		st := Classify(n, ok)
+		st := agent.Classify(n, ok)
 		if old := w.nodeStates[name]; old != st && old != "" {
 			w.log.Info("node state changed", "node", name, "from", old, "to", st, "reason", n.CauseReason)
 		}
@@ -220,7 +221,7 @@ func (w *Watcher) pollSucceeded(snap Snapshot) {
 	w.m.polls.WithLabelValues("ok").Inc()
 }
 
-func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap Snapshot) {
+func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snapshot) {
 	w.mu.Lock()
 	prev := w.states[g.Name()]
 	w.mu.Unlock()
@@ -307,7 +308,7 @@ type actionResult struct {
 func (w *Watcher) act(ctx context.Context, g config.Group, actions []Action) []actionResult {
 	results := make([]actionResult, len(actions))
 	failed := map[string]bool{}
-	reads := map[string]NodeInfo{} // node -> its read after a toggle in this poll
+	reads := map[string]agent.NodeInfo{} // node -> its read after a toggle in this poll
 	count := w.logDryRun(g, actions)
 	for i, a := range actions {
 		log := w.log.With("group", g.Name(), "node", a.Node, "action", string(a.Kind), "why", a.Why)
@@ -369,7 +370,7 @@ func (w *Watcher) refuse(g config.Group, a Action) error {
 	return nil
 }
 
-func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[string]NodeInfo) actionResult {
+func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[string]agent.NodeInfo) actionResult {
 	fail := func(msg string, err error) actionResult {
 		log.Error(msg, "error", err, "kind", errorKind(err))
 		if k := errorKind(err); k != "" {
@@ -386,9 +387,9 @@ func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[
 		if err != nil {
 			return fail("fresh read before toggle failed; not toggling", err)
 		}
-		if st := Classify(fresh, true); st != NodeParked {
+		if st := agent.Classify(fresh, true); st != agent.Parked {
 			log.Warn("not toggling: a fresh read shows the node is no longer parked", "state", st, "reason", fresh.CauseReason)
-			return actionResult{result: ResultSkipped, achieved: st == NodeOnline}
+			return actionResult{result: ResultSkipped, achieved: st == agent.Online}
 		}
 		reads[a.Node] = fresh
 		if err := w.j.BringOnline(ctx, a.Node); err != nil {
@@ -409,16 +410,16 @@ func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[
 		if err != nil {
 			return fail("fresh read before park failed; not parking", err)
 		}
-		switch Classify(fresh, true) {
-		case NodeHeld:
+		switch agent.Classify(fresh, true) {
+		case agent.Held:
 			log.Warn("not parking: someone else holds the node", "reason", fresh.CauseReason)
 			return actionResult{result: ResultSkipped}
-		case NodeParked:
+		case agent.Parked:
 			if !a.Retag {
 				return actionResult{result: ResultSkipped, achieved: true}
 			}
 		}
-		if err := w.j.Park(ctx, a.Node, ParkMessage(a.Why)); err != nil {
+		if err := w.j.Park(ctx, a.Node, agent.ParkMessage(a.Why)); err != nil {
 			return fail("park failed", err)
 		}
 		log.Info("standby parked; running builds go on")
@@ -430,7 +431,7 @@ func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[
 			if fresh, err = w.j.Computer(ctx, a.Node); err != nil {
 				return fail("fresh read before launch failed; not launching", err)
 			}
-			if st := Classify(fresh, true); st == NodeHeld {
+			if st := agent.Classify(fresh, true); st == agent.Held {
 				log.Warn("not launching: someone else holds the node", "reason", fresh.CauseReason)
 				return actionResult{result: ResultSkipped}
 			}

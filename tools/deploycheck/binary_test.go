@@ -75,6 +75,26 @@ func freeLoopbackAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// startFakeJenkins builds and runs the fake controller (cmd/fake-jenkins)
+// and stops it when the test ends.
+func startFakeJenkins(t *testing.T, args ...string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fake-jenkins")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/fake-jenkins")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building fake-jenkins: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+}
+
 // startProcess runs the binary with exactly env (nothing inherited but PATH
 // and HOME), logs its output to a file, and stops it when the test ends.
 func startProcess(t *testing.T, name string, env []string, args ...string) *exec.Cmd {
@@ -158,7 +178,7 @@ func TestBinaryAsTheImageBuildsIt(t *testing.T) {
 	}
 
 	jenkinsAddr := freeLoopbackAddr(t)
-	startProcess(t, "fake-jenkins", nil, "fake-jenkins", "--listen", jenkinsAddr)
+	startFakeJenkins(t, "--listen", jenkinsAddr)
 	eventually(t, "fake Jenkins answers", 10*time.Second, func() error {
 		_, _, err := httpGet("http://" + jenkinsAddr + "/")
 		return err

@@ -86,6 +86,11 @@ type Options struct {
 	// authentication at all: it is for driving a standalone fake from a
 	// script on a developer machine, never for anything exposed.
 	ControlAPI bool
+	// RetentionAlways plays Jenkins' "Always" retention strategy for SSH
+	// agents, which keeps relaunching them: a revived machine is launched
+	// at once, and so is every SSH agent after a restart (RelaunchAll). Off,
+	// SSH agents wait for an explicit launch, which is what tests want.
+	RetentionAlways bool
 	// Now is the clock behind timestamps in the API output; time.Now when
 	// nil. Nothing in the fake waits on it.
 	Now func() time.Time
@@ -107,6 +112,7 @@ type Controller struct {
 	version       string
 	anonymousRead bool
 	controlAPI    bool
+	retention     bool
 	now           func() time.Time
 	// cookieName mimics Jetty's per-instance session cookie, JSESSIONID.<hex>.
 	cookieName string
@@ -161,6 +167,9 @@ type node struct {
 	remoteFS     string
 	description  string
 	labels       []string
+	// casc marks a node defined by Configuration as Code, which the
+	// affected Jenkins releases unpark on every start and reload.
+	casc bool
 
 	machineUp bool // the outside world: is the agent's machine running?
 	connected bool // the remoting channel is up
@@ -211,6 +220,7 @@ func New(opts Options) *Controller {
 		version:       opts.Version,
 		anonymousRead: opts.AnonymousRead,
 		controlAPI:    opts.ControlAPI,
+		retention:     opts.RetentionAlways,
 		now:           opts.Now,
 		cookieName:    "JSESSIONID." + randomHex(4),
 		closed:        make(chan struct{}),
@@ -279,6 +289,10 @@ type AgentSpec struct {
 	// Description and Labels are optional; they only change the payload.
 	Description string
 	Labels      []string
+	// CasC marks the agent as configured as code: Jenkins 2.482 to
+	// 2.555.2 drop its temporarily-offline mark on restart and on a
+	// Configuration-as-Code reload (jenkinsci/jenkins issue #26750).
+	CasC bool
 }
 
 // ErrUnknownNode is returned (wrapped) for a node that does not exist.
@@ -313,6 +327,7 @@ func (c *Controller) AddAgent(spec AgentSpec) error {
 		remoteFS:     spec.RemoteFS,
 		description:  spec.Description,
 		labels:       slices.Clone(spec.Labels),
+		casc:         spec.CasC,
 		machineUp:    true,
 		connected:    true,
 		executors:    make([]BuildID, spec.Executors),
@@ -411,8 +426,22 @@ func (c *Controller) ReviveAgent(name string) error {
 	n.machineUp = true
 	if n.launch == Inbound {
 		c.connect(n)
+	} else if c.retention {
+		c.launch(n)
 	}
 	return nil
+}
+
+// RelaunchAll is one periodic check of the "Always" retention strategy:
+// every disconnected SSH agent is launched.
+func (c *Controller) RelaunchAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes[1:] {
+		if n.launch == SSH && !n.connected {
+			c.launch(n)
+		}
+	}
 }
 
 // Relaunch does what Jenkins' "Always" retention strategy does on its
@@ -509,13 +538,16 @@ func (c *Controller) MonitorOffline(name string) error {
 
 // Restart is a controller restart: a new X-Jenkins-Session, HTTP sessions
 // (and so crumbs) forgotten, every agent channel dropped. Temporarily-offline
-// marks are saved with the nodes and survive. Inbound agents whose machine
-// is up reconnect by themselves; SSH agents stay down until launched. Builds
-// that were running are aborted.
+// marks are saved with the nodes and survive, except on the Jenkins
+// releases that drop them for agents configured as code (see ReloadCasC).
+// Inbound agents whose machine is up reconnect by themselves; SSH agents
+// stay down, reading offline with no cause, until launched. Builds that
+// were running are aborted.
 func (c *Controller) Restart() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.session = randomHex(4)
+	c.unparkCasC()
 	c.sessions = map[string]*httpSession{}
 	c.abortBuilds(c.nodes[0])
 	for _, n := range c.nodes[1:] {
@@ -526,6 +558,67 @@ func (c *Controller) Restart() {
 			c.connect(n)
 		}
 	}
+}
+
+// ReloadCasC is a Configuration-as-Code reload. Jenkins 2.482 up to
+// 2.555.2 replace the nodes configured as code without their temporarily-
+// offline mark (Nodes.setNodes; jenkinsci/jenkins issue #26750, fixed in
+// 2.555.3 and 2.564): a parked standby comes back online on its own.
+// Other releases keep the mark and nothing changes.
+func (c *Controller) ReloadCasC() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unparkCasC()
+}
+
+func (c *Controller) unparkCasC() {
+	if !DropsOfflineOnReload(c.version) {
+		return
+	}
+	for _, n := range c.nodes[1:] {
+		if n.casc {
+			n.tempCause = nil
+		}
+	}
+}
+
+// DropsOfflineOnReload reports whether a Jenkins release has issue #26750:
+// 2.482 up to 2.555.2 (weekly 2.482 to 2.563 and LTS up to 2.555.2).
+func DropsOfflineOnReload(version string) bool {
+	v := parseVersion(version)
+	return compareVersion(v, []int{2, 482}) >= 0 && compareVersion(v, []int{2, 555, 3}) < 0 ||
+		compareVersion(v, []int{2, 556}) >= 0 && compareVersion(v, []int{2, 564}) < 0
+}
+
+func parseVersion(s string) []int {
+	var out []int
+	for _, part := range strings.Split(s, ".") {
+		n := 0
+		for _, r := range part {
+			if r < '0' || r > '9' {
+				break
+			}
+			n = n*10 + int(r-'0')
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func compareVersion(a, b []int) int {
+	for i := range max(len(a), len(b)) {
+		var x, y int
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return x - y
+		}
+	}
+	return 0
 }
 
 // SetStarting makes every request answer 503 with Jenkins' start-up page

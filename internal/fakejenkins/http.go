@@ -107,6 +107,8 @@ func (c *Controller) route(r *http.Request) route {
 		rt.kind = routeCrumb
 	case c.controlAPI && is("-", "fake", "*"):
 		rt.kind, rt.action = routeControl, segs[2]
+	case c.controlAPI && is("-", "fake"):
+		rt.kind, rt.action = routeControl, ""
 	case is("computer", "*"):
 		rt.kind = routeComputerPage
 	case is("computer", "*", "api", "json"):
