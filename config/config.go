@@ -176,8 +176,11 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	}
 	c.JenkinsTimeout, err = positiveDuration("JENKINS_TIMEOUT", raw.JenkinsTimeout)
 	add(err)
-	c.Groups, err = ParsePairs(raw.Pairs)
-	if err != nil {
+	if v, ok := lookup(environ, "WATCHDOG_PAIRS"); ok && v == "" {
+		// env gives the default for a set but empty variable; here that
+		// would quietly watch slave01:slave02 on a misconfigured controller.
+		add(varErr("WATCHDOG_PAIRS", "set but empty: want at least one group such as slave01:slave02 (unset it for the default)"))
+	} else if c.Groups, err = ParsePairs(raw.Pairs); err != nil {
 		add(&Error{Var: "WATCHDOG_PAIRS", Msg: err.Error()})
 	}
 	if _, err := cron.ParseStandard(raw.Schedule); err != nil {
@@ -227,6 +230,17 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// lookup finds a variable in the raw environment; the last entry wins, as
+// in env.ToMap.
+func lookup(environ []string, name string) (value string, ok bool) {
+	for _, kv := range environ {
+		if k, v, found := strings.Cut(kv, "="); found && k == name {
+			value, ok = v, true
+		}
+	}
+	return value, ok
 }
 
 func parseJenkinsURL(s string) (*url.URL, error) {

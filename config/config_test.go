@@ -159,3 +159,31 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+// WATCHDOG_PAIRS set but empty is a mistake, not a request for the default;
+// only an unset variable gets the default. The last entry of the
+// environment wins, as for every other variable.
+func TestPairsSetButEmpty(t *testing.T) {
+	base := []string{"JENKINS_URL=http://jenkins:8080"}
+	for _, tt := range []struct {
+		env     []string
+		wantErr bool
+		primary string
+	}{
+		{base, false, "slave01"},
+		{append(base, "WATCHDOG_PAIRS="), true, ""},
+		{append(base, "WATCHDOG_PAIRS=a:b", "WATCHDOG_PAIRS="), true, ""},
+		{append(base, "WATCHDOG_PAIRS=", "WATCHDOG_PAIRS=a:b"), false, "a"},
+	} {
+		c, err := Load(tt.env, files(nil))
+		if tt.wantErr {
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != "WATCHDOG_PAIRS" || !strings.Contains(err.Error(), "WATCHDOG_PAIRS: set but empty") {
+				t.Errorf("%v: error %v, want WATCHDOG_PAIRS: set but empty", tt.env, err)
+			}
+			continue
+		}
+		if err != nil || len(c.Groups) != 1 || c.Groups[0].Primary != tt.primary {
+			t.Errorf("%v: %v, groups %+v, want primary %s", tt.env, err, c, tt.primary)
+		}
+	}
+}
