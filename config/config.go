@@ -18,6 +18,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/robfig/cron/v3"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/timewindow"
 )
 
 // FailbackMode says whether the watchdog returns a standby to standby by
@@ -96,6 +98,10 @@ type Config struct {
 	Failback      FailbackMode
 	DryRun        bool
 
+	// FailbackWindow confines automatic failback to certain days and
+	// hours; the zero Window allows it at any time.
+	FailbackWindow timewindow.Window
+
 	ListenAddr         string
 	MetricsTLSCertFile string
 	MetricsTLSKeyFile  string
@@ -122,6 +128,8 @@ type rawConfig struct {
 	StandbyWait   string `env:"WATCHDOG_STANDBY_WAIT" envDefault:"3" help:"polls a standby that was asked to come online gets before it is parked again and the next standby is tried"`
 	Failback      string `env:"WATCHDOG_FAILBACK" envDefault:"auto" help:"auto, or manual (never switch back by itself: an operator parks the standby)"`
 	DryRun        string `env:"WATCHDOG_DRY_RUN" envDefault:"false" help:"decide and report, never change Jenkins"`
+
+	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"automatic failback happens only inside this weekly window, written [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"): days mon to sun as lists and ranges (mon,wed,fri; mon-fri), every day if omitted or *; start included, end excluded, end may be 24:00; a window such as 22:00-02:00 runs past midnight and belongs to the day it starts on; IANA time zone, UTC if omitted. Outside it the group waits in failback_pending; empty means any time. No effect with WATCHDOG_FAILBACK=manual"`
 
 	ListenAddr  string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for /metrics, /status and health"`
 	TLSCertFile string `env:"WATCHDOG_TLS_CERT_FILE" help:"serve HTTPS with this PEM certificate (needs WATCHDOG_TLS_KEY_FILE)"`
@@ -204,6 +212,9 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		c.Failback = FailbackManual
 	default:
 		add(varErr("WATCHDOG_FAILBACK", "%q: want auto or manual", raw.Failback))
+	}
+	if c.FailbackWindow, err = timewindow.Parse(raw.FailbackWindow); err != nil {
+		add(varErr("WATCHDOG_FAILBACK_WINDOW", "%v", err))
 	}
 	if b, err := strconv.ParseBool(strings.TrimSpace(raw.DryRun)); err != nil {
 		add(varErr("WATCHDOG_DRY_RUN", "%q: want true or false", raw.DryRun))

@@ -83,6 +83,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "WATCHDOG_FAILBACK_AFTER=two"), "WATCHDOG_FAILBACK_AFTER: \"two\" is not a whole number"},
 		{append(base, "WATCHDOG_STANDBY_WAIT=0"), "WATCHDOG_STANDBY_WAIT"},
 		{append(base, "WATCHDOG_FAILBACK=sometimes"), "WATCHDOG_FAILBACK: \"sometimes\""},
+		{append(base, "WATCHDOG_FAILBACK_WINDOW=mun-fri 08:00-17:00"), "WATCHDOG_FAILBACK_WINDOW: unknown day \"mun\""},
+		{append(base, "WATCHDOG_FAILBACK_WINDOW=mon-fri 08:00-17:00 Europe/Pariss"), "WATCHDOG_FAILBACK_WINDOW: unknown time zone \"Europe/Pariss\""},
+		{append(base, "WATCHDOG_FAILBACK_WINDOW=mon-fri"), "WATCHDOG_FAILBACK_WINDOW: \"mon-fri\" has no time range"},
 		{append(base, "WATCHDOG_DRY_RUN=maybe"), "WATCHDOG_DRY_RUN"},
 		{append(base, "WATCHDOG_LISTEN_ADDR=9723"), "WATCHDOG_LISTEN_ADDR"},
 		{append(base, "WATCHDOG_TLS_CERT_FILE=/c"), "WATCHDOG_TLS_KEY_FILE: required"},
@@ -114,6 +117,39 @@ func TestLoadReportsEveryError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Errorf("error %v does not name %s", err, v)
 		}
+	}
+}
+
+// No window, or an empty one, allows failback at any time; a window is
+// read in its zone; with manual failback it is accepted and has no effect.
+func TestLoadFailbackWindow(t *testing.T) {
+	base := []string{"JENKINS_URL=http://jenkins:8080"}
+	tests := []struct {
+		env  []string
+		want string // the window as String writes it; "" is any time
+	}{
+		{base, ""},
+		{append(base, "WATCHDOG_FAILBACK_WINDOW="), ""},
+		{append(base, "WATCHDOG_FAILBACK_WINDOW=mon-fri 8:00-17:00 Europe/Paris"), "mon-fri 08:00-17:00 Europe/Paris"},
+		{append(base, "WATCHDOG_FAILBACK_WINDOW=22:00-02:00"), "22:00-02:00 UTC"},
+		{append(base, "WATCHDOG_FAILBACK=manual", "WATCHDOG_FAILBACK_WINDOW=sat,sun 00:00-24:00"), "sat,sun 00:00-24:00 UTC"},
+	}
+	for _, tt := range tests {
+		c, err := Load(tt.env, files(nil))
+		if err != nil {
+			t.Errorf("Load(%v): %v", tt.env, err)
+			continue
+		}
+		if got := c.FailbackWindow.String(); got != tt.want || c.FailbackWindow.IsAlways() != (tt.want == "") {
+			t.Errorf("Load(%v): FailbackWindow = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+	c, err := Load(append(base, "WATCHDOG_FAILBACK_WINDOW=mon-fri 08:00-17:00 Europe/Paris"), files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if monday := time.Date(2026, 3, 2, 7, 30, 0, 0, time.UTC); !c.FailbackWindow.Contains(monday) {
+		t.Errorf("%s does not contain Monday 08:30 in Paris", c.FailbackWindow)
 	}
 }
 
