@@ -30,27 +30,28 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fake-jenkins", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print a mistake and the usage to one writer;
+	// -h prints the usage to stdout, a mistake goes to stderr, once.
+	fs.SetOutput(io.Discard)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the fake controller on (port 0 picks a free one; the log says which)")
 	agents := fs.Int("agents", 0, "create N agents agent-0000 … instead of slave01 and slave02; the first 2×G are primary/standby pairs (agent-0000:agent-0001, …), standbys parked")
 	groups := fs.Int("groups", -1, "with --agents: number of pairs; default N/4, so that half of the agents are in pairs")
 	relaunch := fs.Duration("relaunch-every", 5*time.Second, "how often the fake plays Jenkins' Always retention strategy, launching every disconnected SSH agent (0 turns it off)")
 	version := fs.String("jenkins-version", fakejenkins.DefaultVersion, "version the fake reports in X-Jenkins; 2.482 to 2.555.2 unpark agents configured as code on restart and reload, as those Jenkins releases do")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: fake-jenkins [--listen addr] [--agents N [--groups G]] [--jenkins-version V] [--relaunch-every D]\n\n")
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "usage: fake-jenkins [--listen addr] [--agents N [--groups G]] [--jenkins-version V] [--relaunch-every D]\n\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s", fakejenkins.ControlAPIHelp)
+		fmt.Fprintf(stdout, "\n%s", fakejenkins.ControlAPIHelp)
+		return 0
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if err == nil {
+		err = checkFlags(fs, *agents, *groups, *relaunch)
 	}
-	if fs.NArg() > 0 || *relaunch < 0 || *agents < 0 || (*agents > 0 && *groups > *agents/2) {
-		fmt.Fprintf(stderr, "fake-jenkins: bad arguments: --agents and --relaunch-every must not be negative, --groups at most half of --agents; no positional arguments\n")
+	if err != nil {
+		fmt.Fprintf(stderr, "fake-jenkins: %v\nrun 'go run ./cmd/fake-jenkins -h' for usage\n", err)
 		return 2
 	}
 	if err := serve(ctx, *listen, *agents, *groups, *version, *relaunch, stderr); err != nil {
@@ -58,6 +59,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checkFlags refuses counts that are zero or negative when given, as the
+// watchdog's commands do; --relaunch-every 0 is the documented way to turn
+// the relaunching off.
+func checkFlags(fs *flag.FlagSet, agents, groups int, relaunch time.Duration) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case set["agents"] && agents <= 0:
+		return fmt.Errorf("--agents %d: must be positive (leave it out for slave01 and slave02)", agents)
+	case set["groups"] && !set["agents"]:
+		return fmt.Errorf("--groups needs --agents")
+	case set["groups"] && (groups <= 0 || groups > agents/2):
+		return fmt.Errorf("--groups %d: want 1 to half of --agents (%d)", groups, agents/2)
+	case relaunch < 0:
+		return fmt.Errorf("--relaunch-every %s: must not be negative (0 turns it off)", relaunch)
+	}
+	return nil
 }
 
 func serve(ctx context.Context, listen string, agents, groups int, version string, relaunch time.Duration, stderr io.Writer) error {
