@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -131,5 +133,33 @@ func TestRequestLog(t *testing.T) {
 	e.c.ResetRequests()
 	if n := len(e.c.Requests()); n != 0 {
 		t.Errorf("%d entries after reset", n)
+	}
+}
+
+// GET <prefix>/-/fake/ answers the list fake-jenkins -h prints, without
+// credentials, and every command on it is one the controller knows.
+func TestControlAPIListsItself(t *testing.T) {
+	e := newEnv(t, Options{ControlAPI: true, Prefix: "/jenkins"})
+	r := e.do(http.MethodGet, anonymous, "/jenkins/-/fake/")
+	wantStatus(t, r, http.StatusOK)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if r.body != ControlAPIHelp {
+		t.Errorf("GET /-/fake/ answered\n%s\nwant ControlAPIHelp:\n%s", r.body, ControlAPIHelp)
+	}
+	listed := regexp.MustCompile(`(?m)^\s+(GET|POST)\s+/-/fake/([a-z-]*)`).FindAllStringSubmatch(ControlAPIHelp, -1)
+	if len(listed) < 10 {
+		t.Fatalf("only %d endpoints found in ControlAPIHelp", len(listed))
+	}
+	for _, m := range listed {
+		method, command := m[1], m[2]
+		if command == "" {
+			continue
+		}
+		r := e.do(method, anonymous, "/jenkins/-/fake/"+command+"?node=ghost&id=0")
+		if strings.Contains(r.body, "unknown command") || r.StatusCode == http.StatusMethodNotAllowed {
+			t.Errorf("%s /-/fake/%s is listed but answers %d %s", method, command, r.StatusCode, r.body)
+		}
 	}
 }
