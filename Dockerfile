@@ -23,9 +23,12 @@ RUN go mod download
 COPY . .
 
 ARG VERSION=dev
+# The commit, for the revision label of jenkins_failover_build_info: .git is
+# not in the build context, so Go cannot stamp it itself. Empty is "unknown".
+ARG REVISION=
 # tools/deploycheck checks that this line keeps these flags
 # (CGO_ENABLED=0, -trimpath, -X main.version) and builds the same binary.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/jenkins-failover-watchdog .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X github.com/prometheus/common/version.Revision=${REVISION}" -o /out/jenkins-failover-watchdog .
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 

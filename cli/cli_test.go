@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 )
@@ -148,15 +150,21 @@ func TestDaemonEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	tokenFile := filepath.Join(dir, "token")
-	authFile := filepath.Join(dir, "auth")
+	webConfig := filepath.Join(dir, "web.yml")
+	pwFile := filepath.Join(dir, "scrape-password")
 	writeFile(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	writeFile(t, tokenFile, "tls-token-123\n")
-	writeFile(t, authFile, "prom:scrape-pass\n")
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, webConfig, "basic_auth_users:\n  prom: "+string(hash)+"\n")
+	writeFile(t, pwFile, "scrape-pass\n")
 	addr := freeAddr(t)
 	environ := []string{
 		"JENKINS_URL=" + srv.URL + "/jenkins", "JENKINS_USER=watchdog", "JENKINS_API_TOKEN_FILE=" + tokenFile,
 		"JENKINS_CA_FILE=" + ca, "WATCHDOG_SCHEDULE=@every 1s", "WATCHDOG_FAILOVER_AFTER=1",
-		"WATCHDOG_LISTEN_ADDR=" + addr, "WATCHDOG_AUTH_FILE=" + authFile, "LOG_LEVEL=debug",
+		"WATCHDOG_LISTEN_ADDR=" + addr, "WATCHDOG_WEB_CONFIG_FILE=" + webConfig, "LOG_LEVEL=debug",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -165,10 +173,14 @@ func TestDaemonEndToEnd(t *testing.T) {
 		done <- Main(ctx, Env{Environ: environ, Stdout: io.Discard, Stderr: &stderr, Version: "test"})
 	}()
 	client := &http.Client{Timeout: 2 * time.Second}
+	authed := &http.Client{Timeout: 2 * time.Second, Transport: basicAuthTransport{"prom", "scrape-pass"}}
 	base := "http://" + addr
-	waitFor(t, base+"/readyz", 200, client)
-	waitFor(t, base+"/livez", 200, client)
+	waitFor(t, base+"/readyz", 200, authed)
+	waitFor(t, base+"/livez", 200, authed)
+	// basic_auth_users applies to every path, health endpoints included.
+	waitFor(t, base+"/livez", 401, client)
 	waitFor(t, base+"/metrics", 401, client)
+	waitFor(t, base+"/", 200, authed)
 
 	// The first poll sees slave01 down; FAILOVER_AFTER=1 acts at once.
 	scrape := func() string {
@@ -193,18 +205,21 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if n, _ := fake.Node("slave02"); n.Offline {
 		t.Errorf("slave02 still offline after the toggle was counted: %+v", n)
 	}
-	for _, want := range []string{`jenkins_failover_jenkins_up 1`, "go_goroutines", "process_resident_memory_bytes", `jenkins_failover_build_info{goversion=`} {
+	for _, want := range []string{`jenkins_failover_jenkins_up 1`, "go_goroutines", "process_resident_memory_bytes", `jenkins_failover_build_info{branch=`, `version="test"} 1`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 
-	code, out, errOut := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr, "WATCHDOG_AUTH_FILE=" + authFile}, "status")
+	code, out, errOut := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "status", "--user", "prom", "--password-file", pwFile)
 	if code != 0 || !strings.Contains(out, "slave01") || !strings.Contains(out, "NODE") {
 		t.Errorf("status: exit %d out %q err %q", code, out, errOut)
 	}
-	if code, _, _ := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck"); code != 0 {
-		t.Errorf("healthcheck exit %d", code)
+	if code, _, errOut := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck", "--user", "prom", "--password-file", pwFile); code != 0 {
+		t.Errorf("healthcheck with credentials: exit %d: %s", code, errOut)
+	}
+	if code, _, _ := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck"); code != ExitFailed {
+		t.Errorf("healthcheck without credentials under basic auth: exit %d, want %d", code, ExitFailed)
 	}
 
 	cancel() // what SIGTERM does
@@ -224,6 +239,16 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 }
 
+// basicAuthTransport sends credentials with every request, as a scraper
+// configured with basic_auth does.
+type basicAuthTransport struct{ user, pass string }
+
+func (a basicAuthTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(a.user, a.pass)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 func writeFile(t *testing.T, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
@@ -232,7 +257,7 @@ func writeFile(t *testing.T, name, content string) {
 }
 
 func TestDemoSucceeds(t *testing.T) {
-	code, out, errOut := run(t, context.Background(), nil, "demo", "--listen", "", "--interval", "0s")
+	code, out, errOut := run(t, context.Background(), nil, "demo", "--listen", "", "--interval", "1ms")
 	if code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
@@ -48,15 +49,35 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 		Params: watcher.Params{FailoverAfter: cfg.FailoverAfter, FailbackAfter: cfg.FailbackAfter,
 			StandbyWait: cfg.StandbyWait, Failback: cfg.Failback},
 	})
-	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, Gatherer: reg, Watcher: w, Auth: cfg.MetricsAuth,
-		CertFile: cfg.MetricsTLSCertFile, KeyFile: cfg.MetricsTLSKeyFile, Logger: log})
+	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, WebConfigFile: cfg.WebConfigFile,
+		Gatherer: reg, Watcher: w, Logger: log})
 	if err != nil {
 		return fmt.Errorf("WATCHDOG_LISTEN_ADDR: %w", err)
+	}
+	if web, err := server.ReadWebSettings(cfg.WebConfigFile); err == nil && web.BasicAuth {
+		log.Info("basic_auth_users is set: every path asks for credentials, health endpoints included; probes must send them",
+			"web_config", cfg.WebConfigFile)
 	}
 	log.Info("starting", "version", e.Version, "jenkins", cfg.JenkinsURL.String(), "user", cfg.JenkinsUser,
 		"groups", len(cfg.Groups), "schedule", cfg.Schedule, "failback", cfg.Failback, "dry_run", cfg.DryRun,
 		"listen", srv.Addr().String())
-	return serveAndWatch(ctx, srv, func(ctx context.Context) error { return w.Run(ctx, cfg.Schedule, pollTimeout) })
+	err = serveAndWatch(ctx, srv, func(ctx context.Context) error { return w.Run(ctx, cfg.Schedule, pollTimeout) })
+	logStopped(ctx, log, err)
+	return err
+}
+
+// logStopped says in one line why the daemon stopped and with which exit
+// code, so a log read alone shows a deliberate stop from a failure.
+func logStopped(ctx context.Context, log *slog.Logger, err error) {
+	if err != nil {
+		log.Error("stopped", "error", err, "exit_code", ExitFailed)
+		return
+	}
+	reason := "the poll loop ended"
+	if cause := context.Cause(ctx); cause != nil {
+		reason = cause.Error() // "terminated signal received" from signal.NotifyContext
+	}
+	log.Info("stopped", "reason", reason, "exit_code", ExitOK)
 }
 
 // serveAndWatch serves HTTP while watch runs. On cancellation, watch stops
@@ -104,13 +125,18 @@ func PollTimeout(cfg *config.Config) time.Duration {
 
 // NewRegistry is a registry with the Go and process collectors and the
 // build info, never the global one.
+//
+// jenkins_failover_build_info is the Prometheus ecosystem's own collector:
+// revision, branch and tags come from github.com/prometheus/common/version
+// (its Revision and Branch when stamped with -X, else the VCS revision Go
+// recorded), goversion, goos and goarch from the runtime. The version label
+// is main.version, passed as a label rather than written into that
+// package's variable, so nothing global changes.
 func NewRegistry(version string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jenkins_failover_build_info",
-		Help: "Build information; always 1."}, []string{"version", "goversion"})
-	info.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(info)
+	reg.MustRegister(versioncollector.NewCollector("jenkins_failover",
+		versioncollector.WithExtraConstLabels(prometheus.Labels{"version": version})))
 	return reg
 }
 

@@ -5,7 +5,6 @@
 package config
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/robfig/cron/v3"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/timewindow"
@@ -69,19 +69,6 @@ func (g Group) Name() string { return g.Primary }
 // Nodes returns the primary followed by the standbys.
 func (g Group) Nodes() []string { return append([]string{g.Primary}, g.Standbys...) }
 
-// BasicAuth is a user and password that the metrics endpoint requires.
-type BasicAuth struct {
-	User     string
-	Password Secret
-}
-
-// Match compares credentials in constant time.
-func (b BasicAuth) Match(user, password string) bool {
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(b.User))
-	p := subtle.ConstantTimeCompare([]byte(password), []byte(b.Password.Reveal()))
-	return u&p == 1
-}
-
 // Config is the validated configuration.
 type Config struct {
 	JenkinsURL     *url.URL
@@ -102,10 +89,8 @@ type Config struct {
 	// hours; the zero Window allows it at any time.
 	FailbackWindow timewindow.Window
 
-	ListenAddr         string
-	MetricsTLSCertFile string
-	MetricsTLSKeyFile  string
-	MetricsAuth        *BasicAuth
+	ListenAddr    string
+	WebConfigFile string // exporter-toolkit web configuration: TLS, client certificates, basic auth
 
 	LogLevel  slog.Level
 	LogFormat string
@@ -131,12 +116,10 @@ type rawConfig struct {
 
 	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"automatic failback happens only inside this weekly window, written [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"): days mon to sun as lists and ranges (mon,wed,fri; mon-fri), every day if omitted or *; start included, end excluded, end may be 24:00; a window such as 22:00-02:00 runs past midnight and belongs to the day it starts on; IANA time zone, UTC if omitted. Outside it the group waits in failback_pending; empty means any time. No effect with WATCHDOG_FAILBACK=manual"`
 
-	ListenAddr  string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for /metrics, /status and health"`
-	TLSCertFile string `env:"WATCHDOG_TLS_CERT_FILE" help:"serve HTTPS with this PEM certificate (needs WATCHDOG_TLS_KEY_FILE)"`
-	TLSKeyFile  string `env:"WATCHDOG_TLS_KEY_FILE" help:"PEM private key for WATCHDOG_TLS_CERT_FILE"`
-	AuthFile    string `env:"WATCHDOG_AUTH_FILE" help:"file holding user:password; when set, /metrics and /status require HTTP Basic auth (health endpoints stay open)"`
-	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
-	LogFormat   string `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
+	ListenAddr    string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for the status page, /metrics, /status and health"`
+	WebConfigFile string `env:"WATCHDOG_WEB_CONFIG_FILE" help:"Prometheus exporter-toolkit web configuration file (TLS, client certificates, bcrypt basic_auth_users); applies to every path, re-read on each request; unset serves plain HTTP with no authentication"`
+	LogLevel      string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	LogFormat     string `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
 }
 
 // Error is a configuration error naming the variable to fix.
@@ -225,8 +208,7 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	if _, _, err := net.SplitHostPort(raw.ListenAddr); err != nil {
 		add(varErr("WATCHDOG_LISTEN_ADDR", "%q: want host:port or :port", raw.ListenAddr))
 	}
-	add(loadTLS(c, raw, readFile))
-	c.MetricsAuth, err = loadAuth(raw.AuthFile, readFile)
+	c.WebConfigFile, err = checkWebConfig(raw.WebConfigFile, readFile)
 	add(err)
 	if err := c.LogLevel.UnmarshalText([]byte(raw.LogLevel)); err != nil {
 		add(varErr("LOG_LEVEL", "%q: want debug, info, warn or error", raw.LogLevel))
@@ -303,45 +285,23 @@ func loadToken(inline, file string, readFile func(string) ([]byte, error)) (Secr
 	}
 }
 
-func loadTLS(c *Config, raw rawConfig, readFile func(string) ([]byte, error)) error {
-	if (raw.TLSCertFile == "") != (raw.TLSKeyFile == "") {
-		if raw.TLSCertFile == "" {
-			return varErr("WATCHDOG_TLS_CERT_FILE", "required when WATCHDOG_TLS_KEY_FILE is set")
-		}
-		return varErr("WATCHDOG_TLS_KEY_FILE", "required when WATCHDOG_TLS_CERT_FILE is set")
-	}
-	for _, f := range []struct{ name, path string }{{"WATCHDOG_TLS_CERT_FILE", raw.TLSCertFile}, {"WATCHDOG_TLS_KEY_FILE", raw.TLSKeyFile}} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := readFile(f.path); err != nil {
-			return varErr(f.name, "cannot read %q: %v", f.path, unwrapPathError(err))
-		}
-	}
-	c.MetricsTLSCertFile, c.MetricsTLSKeyFile = raw.TLSCertFile, raw.TLSKeyFile
-	return nil
-}
-
-func loadAuth(file string, readFile func(string) ([]byte, error)) (*BasicAuth, error) {
+// checkWebConfig validates the web configuration file the way the server
+// will read it, so that a mistake stops the watchdog at start rather than
+// on the first request.
+func checkWebConfig(file string, readFile func(string) ([]byte, error)) (string, error) {
+	const name = "WATCHDOG_WEB_CONFIG_FILE"
 	if file == "" {
-		return nil, nil
+		return "", nil
 	}
-	return LoadAuthFile(file, readFile)
-}
-
-// LoadAuthFile reads a WATCHDOG_AUTH_FILE: one line user:password.
-func LoadAuthFile(file string, readFile func(string) ([]byte, error)) (*BasicAuth, error) {
-	const name = "WATCHDOG_AUTH_FILE"
-	b, err := readFile(file)
-	if err != nil {
-		return nil, varErr(name, "cannot read %q: %v", file, unwrapPathError(err))
+	if _, err := readFile(file); err != nil {
+		return "", varErr(name, "cannot read %q: %v", file, unwrapPathError(err))
 	}
-	line := strings.TrimRight(string(b), "\r\n")
-	user, pass, ok := strings.Cut(line, ":")
-	if !ok || user == "" || pass == "" || strings.ContainsAny(line, "\r\n") {
-		return nil, varErr(name, "%q must hold one line user:password", file)
+	// The toolkit reads the file, and the certificate, key and CA files
+	// it names, from disk itself.
+	if err := web.Validate(file); err != nil {
+		return "", varErr(name, "%q: %v", file, err)
 	}
-	return &BasicAuth{User: user, Password: NewSecret(pass)}, nil
+	return file, nil
 }
 
 func positiveInt(name, s string) (int, error) {

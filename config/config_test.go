@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,12 +89,11 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "WATCHDOG_FAILBACK_WINDOW=mon-fri"), "WATCHDOG_FAILBACK_WINDOW: \"mon-fri\" has no time range"},
 		{append(base, "WATCHDOG_DRY_RUN=maybe"), "WATCHDOG_DRY_RUN"},
 		{append(base, "WATCHDOG_LISTEN_ADDR=9723"), "WATCHDOG_LISTEN_ADDR"},
-		{append(base, "WATCHDOG_TLS_CERT_FILE=/c"), "WATCHDOG_TLS_KEY_FILE: required"},
-		{append(base, "WATCHDOG_AUTH_FILE=/auth-bad"), "WATCHDOG_AUTH_FILE: \"/auth-bad\" must hold one line user:password"},
+		{append(base, "WATCHDOG_WEB_CONFIG_FILE=/nope"), "WATCHDOG_WEB_CONFIG_FILE: cannot read \"/nope\""},
 		{append(base, "LOG_LEVEL=loud"), "LOG_LEVEL"},
 		{append(base, "LOG_FORMAT=xml"), "LOG_FORMAT"},
 	}
-	fsys := files(map[string]string{"/t": "x", "/empty": "\n", "/c": "cert", "/auth-bad": "nocolon"})
+	fsys := files(map[string]string{"/t": "x", "/empty": "\n"})
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			c, err := Load(tt.env, fsys)
@@ -165,13 +165,54 @@ func TestParsePairs(t *testing.T) {
 	}
 }
 
-func TestAuthFileMatch(t *testing.T) {
-	a, err := LoadAuthFile("/a", files(map[string]string{"/a": "prom:pa:ss\n"}))
+// A bcrypt hash of "fakepassword", as the exporter-toolkit documents.
+const fakeHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
+
+// The web configuration file is checked at start with the toolkit's own
+// validation, certificate files included, and a mistake names the variable.
+func TestWebConfigFileIsValidatedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yml", "basic_auth_users:\n  prom: "+fakeHash+"\n")
+	c, err := Load([]string{"JENKINS_URL=http://j:8080", "WATCHDOG_WEB_CONFIG_FILE=" + good}, os.ReadFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.Match("prom", "pa:ss") || a.Match("prom", "pa") || a.Match("other", "pa:ss") {
-		t.Error("Match is wrong")
+	if c.WebConfigFile != good {
+		t.Errorf("WebConfigFile = %q", c.WebConfigFile)
+	}
+	if c, err := Load([]string{"JENKINS_URL=http://j:8080"}, os.ReadFile); err != nil || c.WebConfigFile != "" {
+		t.Errorf("no web config: %v %q", err, c.WebConfigFile)
+	}
+
+	for _, tt := range []struct{ name, content, want string }{
+		{"plain-password.yml", "basic_auth_users:\n  prom: secret-pw\n", "bcrypt"},
+		{"unknown-field.yml", "basic_auth_user:\n  prom: " + fakeHash + "\n", "basic_auth_user"},
+		{"missing-cert.yml", "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n", "nope.crt"},
+		{"no-key.yml", "tls_server_config:\n  cert_file: nope.crt\n", "key"},
+		{"bad-client-auth.yml", "tls_server_config:\n  client_auth_type: Sometimes\n", "WATCHDOG_WEB_CONFIG_FILE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := write(tt.name, tt.content)
+			_, err := Load([]string{"JENKINS_URL=http://j:8080", "WATCHDOG_WEB_CONFIG_FILE=" + p}, os.ReadFile)
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != "WATCHDOG_WEB_CONFIG_FILE" {
+				t.Fatalf("error %v does not name WATCHDOG_WEB_CONFIG_FILE", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("error %q does not name the file and %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret-pw") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
 	}
 }
 
@@ -195,6 +236,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
 // WATCHDOG_PAIRS set but empty is a mistake, not a request for the default;
 // only an unset variable gets the default. The last entry of the
 // environment wins, as for every other variable.

@@ -1,10 +1,15 @@
-// Package server serves the watchdog's HTTP endpoints: metrics, health and
-// status.
+// Package server serves the watchdog's HTTP endpoints: the status page,
+// metrics, health and status.
+//
+// TLS, client certificates and basic authentication come from a Prometheus
+// exporter-toolkit web configuration file, the format node_exporter and
+// pushgateway read, served through the toolkit itself. The toolkit applies
+// that file to every request, health endpoints included: it has no way to
+// leave a path out (see the README, "HTTP endpoints").
 package server
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -14,8 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -28,13 +33,17 @@ type Watcher interface {
 
 // Options configure the server.
 type Options struct {
-	Addr     string
-	Gatherer prometheus.Gatherer
-	Watcher  Watcher
-	Auth     *config.BasicAuth // guards /metrics and /status when set
-	CertFile string            // serve TLS when set
-	KeyFile  string
-	Logger   *slog.Logger
+	Addr string
+	// WebConfigFile is an exporter-toolkit web configuration file (TLS,
+	// client certificates, basic_auth_users). Empty serves plain HTTP
+	// with no authentication.
+	WebConfigFile string
+	Gatherer      prometheus.Gatherer
+	Watcher       Watcher
+	Logger        *slog.Logger
+	// Now is the clock the status page shows times against; time.Now
+	// when nil.
+	Now func() time.Time
 }
 
 // Server is the HTTP server.
@@ -45,10 +54,14 @@ type Server struct {
 	draining chan struct{}
 }
 
-// Handler builds the routes.
+// Handler builds the routes. Authentication and TLS are not its business:
+// the toolkit wraps whatever it returns.
 func Handler(o Options, draining <-chan struct{}) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	mux := http.NewServeMux()
 	live := func(w http.ResponseWriter, _ *http.Request) {
@@ -73,33 +86,16 @@ func Handler(o Options, draining <-chan struct{}) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	metrics := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError)})
-	mux.Handle("GET /metrics", guard(o.Auth, metrics))
-	mux.Handle("GET /status", guard(o.Auth, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer,
+		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError)}))
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(o.Watcher.Status())
-	})))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("jenkins-failover-watchdog: /metrics /status /livez /readyz\n"))
 	})
+	mux.Handle("GET /{$}", statusPage(o.Watcher, o.Now, o.Logger))
 	return mux
-}
-
-func guard(auth *config.BasicAuth, h http.Handler) http.Handler {
-	if auth == nil {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if !ok || !auth.Match(u, p) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="jenkins-failover-watchdog"`)
-			http.Error(w, "unauthorized\n", http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // Listen binds the address; Serve then serves on it. Splitting the two
@@ -123,26 +119,25 @@ func Listen(o Options) (*Server, error) {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
-	if o.CertFile != "" {
-		s.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
 	return s, nil
 }
 
 // Addr is the bound address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Serve serves until Shutdown; it returns nil after a clean shutdown.
+// Serve serves until Shutdown; it returns nil after a clean shutdown. The
+// toolkit reads the web configuration file on every request and every TLS
+// handshake, so changed users, passwords and certificates take effect
+// without a restart.
 func (s *Server) Serve() error {
-	var err error
-	if s.opts.CertFile != "" {
-		err = s.srv.ServeTLS(s.ln, s.opts.CertFile, s.opts.KeyFile)
-	} else {
-		err = s.srv.Serve(s.ln)
-	}
+	addrs := []string{s.ln.Addr().String()}
+	systemd := false
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &s.opts.WebConfigFile}
+	err := web.Serve(s.ln, s.srv, flags, s.opts.Logger)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
+	_ = s.ln.Close()
 	return err
 }
 

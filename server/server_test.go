@@ -3,70 +3,76 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
-type stubWatcher struct{ live, ready atomic.Bool }
+type stubWatcher struct {
+	live, ready atomic.Bool
+	mu          sync.Mutex
+	status      watcher.Status
+}
 
-func (s *stubWatcher) Live() bool             { return s.live.Load() }
-func (s *stubWatcher) Ready() bool            { return s.ready.Load() }
-func (s *stubWatcher) Status() watcher.Status { return watcher.Status{DryRun: true} }
+func (s *stubWatcher) Live() bool  { return s.live.Load() }
+func (s *stubWatcher) Ready() bool { return s.ready.Load() }
+func (s *stubWatcher) Status() watcher.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
 
-func get(t *testing.T, h http.Handler, path string, auth ...string) int {
+func get(t *testing.T, h http.Handler, method, path string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	if len(auth) == 2 {
-		req.SetBasicAuth(auth[0], auth[1])
-	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	return rec
 }
 
 func TestHealthEndpointsFollowTheWatcher(t *testing.T) {
 	w := &stubWatcher{}
 	draining := make(chan struct{})
 	h := Handler(Options{Gatherer: prometheus.NewRegistry(), Watcher: w}, draining)
-	if get(t, h, "/livez") != 503 || get(t, h, "/readyz") != 503 {
+	code := func(path string) int { return get(t, h, http.MethodGet, path).Code }
+	if code("/livez") != 503 || code("/readyz") != 503 {
 		t.Error("live/ready before the loop turns")
 	}
 	w.live.Store(true)
 	w.ready.Store(true)
-	if get(t, h, "/livez") != 200 || get(t, h, "/healthz") != 200 || get(t, h, "/readyz") != 200 {
+	if code("/livez") != 200 || code("/healthz") != 200 || code("/readyz") != 200 {
 		t.Error("not live/ready once the watcher is")
 	}
 	close(draining)
-	if get(t, h, "/readyz") != 503 || get(t, h, "/livez") != 200 {
+	if code("/readyz") != 503 || code("/livez") != 200 {
 		t.Error("while draining: want not ready but live")
 	}
-	if get(t, h, "/status") != 200 || get(t, h, "/metrics") != 200 {
-		t.Error("status/metrics without auth configured")
+	if code("/status") != 200 || code("/metrics") != 200 || code("/") != 200 {
+		t.Error("status/metrics/page without a web configuration")
 	}
 }
 
-func TestAuthGuardsMetricsAndStatusOnly(t *testing.T) {
-	w := &stubWatcher{}
-	w.live.Store(true)
-	auth := &config.BasicAuth{User: "prom", Password: config.NewSecret("pw")}
-	h := Handler(Options{Gatherer: prometheus.NewRegistry(), Watcher: w, Auth: auth}, make(chan struct{}))
-	for _, p := range []string{"/metrics", "/status"} {
-		if c := get(t, h, p); c != 401 {
-			t.Errorf("%s without credentials: %d", p, c)
+// The page lives at / exactly: anything else under / is not found rather
+// than a second copy of the page.
+func TestOnlyTheRootServesThePage(t *testing.T) {
+	h := Handler(Options{Gatherer: prometheus.NewRegistry(), Watcher: &stubWatcher{}}, make(chan struct{}))
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/", 200},
+		{http.MethodHead, "/", 200},
+		{http.MethodGet, "/index.html", 404},
+		{http.MethodGet, "/nope", 404},
+		{http.MethodGet, "/status/", 404},
+		{http.MethodPost, "/", 405},
+		{http.MethodPost, "/metrics", 405},
+	} {
+		if got := get(t, h, tt.method, tt.path).Code; got != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, got, tt.want)
 		}
-		if c := get(t, h, p, "prom", "wrong"); c != 401 {
-			t.Errorf("%s with a wrong password: %d", p, c)
-		}
-		if c := get(t, h, p, "prom", "pw"); c != 200 {
-			t.Errorf("%s with credentials: %d", p, c)
-		}
-	}
-	if c := get(t, h, "/livez"); c != 200 {
-		t.Errorf("/livez must stay open for probes: %d", c)
 	}
 }
