@@ -12,9 +12,9 @@ import (
 
 func runDemo(ctx context.Context, e Env, args []string) error {
 	fs := newFlagSet(e, "demo", "demo [--listen addr] [--interval d] [--linger d]")
-	listen := fs.String("listen", "127.0.0.1:9723", "serve /metrics and /status here while the demo runs (\"\" to not serve)")
+	listen := fs.String("listen", "127.0.0.1:9723", "serve /metrics and /status here while the demo runs (\"\" to not serve; a taken port falls back to a free one)")
 	interval := fs.Duration("interval", 500*time.Millisecond, "time between polls")
-	linger := fs.Duration("linger", 0, "keep serving this long after the story ends")
+	linger := fs.Duration("linger", 0, "keep serving /metrics and /status this long after the story ends (default: stop with the story)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -46,20 +46,29 @@ func runDemo(ctx context.Context, e Env, args []string) error {
 			}
 			srv = s
 			go func() { _ = s.Serve() }()
-			fmt.Fprintf(e.Stdout, "metrics: http://%s/metrics   status: http://%s/status\n", s.Addr(), s.Addr())
+			lives := "while the demo runs; --linger 10m keeps them up afterwards"
+			if *linger > 0 {
+				lives = fmt.Sprintf("while the demo runs and %s after", *linger)
+			}
+			fmt.Fprintf(e.Stdout, "metrics: http://%s/metrics   status: http://%s/status   (served %s)\n", s.Addr(), s.Addr(), lives)
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("the watchdog misbehaved: %w", err)
 	}
-	if *linger > 0 && srv != nil {
-		fmt.Fprintf(e.Stdout, "serving for another %s (Ctrl-C to stop)\n", *linger)
-		t := time.NewTimer(*linger)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
+	if srv == nil {
+		return nil
+	}
+	if *linger == 0 {
+		fmt.Fprintf(e.Stdout, "http://%s stops answering now that the demo is over (--linger keeps it up)\n", srv.Addr())
+		return nil
+	}
+	fmt.Fprintf(e.Stdout, "serving http://%s for another %s (Ctrl-C to stop)\n", srv.Addr(), *linger)
+	t := time.NewTimer(*linger)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 	return nil
 }

@@ -16,15 +16,18 @@ const maintenanceSynopsis = "maintenance start|end [--message text] (--all | GRO
 // with an operator's message (the daemon then fails their groups over and
 // shows them as "maintenance"); end brings them back (the daemon fails back).
 func runMaintenance(ctx context.Context, e Env, args []string) error {
-	if len(args) == 0 || (args[0] != "start" && args[0] != "end") {
-		return &usageError{fmt.Errorf("usage: jenkins-failover-watchdog %s", maintenanceSynopsis)}
+	verb, rest := "", args
+	if len(args) > 0 && (args[0] == "start" || args[0] == "end") {
+		verb, rest = args[0], args[1:]
 	}
-	verb := args[0]
 	fs := newFlagSet(e, "maintenance", maintenanceSynopsis)
 	message := fs.String("message", switchover.DefaultMessage, "offline message shown in Jenkins (start only)")
 	all := fs.Bool("all", false, "every group of WATCHDOG_PAIRS")
-	if err := fs.Parse(args[1:]); err != nil {
-		return &usageError{err}
+	if err := parseArgs(fs, rest); err != nil {
+		return err
+	}
+	if verb == "" {
+		return &flagError{fmt.Errorf("want maintenance start or maintenance end")}
 	}
 	cfg, err := config.Load(e.Environ, e.ReadFile)
 	if err != nil {

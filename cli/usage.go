@@ -21,7 +21,8 @@ Usage:
   jenkins-failover-watchdog maintenance start|end [--message M] (--all | GROUP...)
                                        planned switchover: take primaries offline for
                                        maintenance (the daemon fails over), then back
-  jenkins-failover-watchdog version    print the version
+  jenkins-failover-watchdog version    print the version (also --version)
+  jenkins-failover-watchdog help COMMAND  a command's flags (also COMMAND -h)
 
 Environment:
 `)

@@ -19,8 +19,8 @@ import (
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -30,6 +30,8 @@ type Options struct {
 	Interval time.Duration // time between polls; 0 for tests
 	Registry *prometheus.Registry
 	Sleep    func(context.Context, time.Duration) error // default: a real timer
+	// Params are the watchdog's counts; unset means the package's Params.
+	Params watcher.Params
 	// OnStart, when set, receives the watcher once built so its status
 	// and metrics can be served while the story runs.
 	OnStart func(w *watcher.Watcher)
@@ -51,6 +53,10 @@ var Params = watcher.Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, 
 func Run(ctx context.Context, o Options) error {
 	if o.Sleep == nil {
 		o.Sleep = sleep
+	}
+	params := o.Params
+	if params.FailoverAfter == 0 {
+		params = Params
 	}
 	start := time.Now()
 	say := func(format string, args ...any) {
@@ -88,7 +94,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	groups := []config.Group{{Primary: primary, Standbys: []string{standby}}}
 	w := watcher.New(watcher.Options{
-		Jenkins: client, Groups: groups, Params: Params, JenkinsURL: url,
+		Jenkins: client, Groups: groups, Params: params, JenkinsURL: url,
 		Metrics: watcher.NewMetrics(reg, groups, nil),
 		Logger:  slog.New(slog.DiscardHandler),
 	})
@@ -96,10 +102,12 @@ func Run(ctx context.Context, o Options) error {
 		o.OnStart(w)
 	}
 	say("fake Jenkins controller on %s: %s online, %s parked (temporarily offline)", url, primary, standby)
-	say("watchdog: failover after %d offline polls, failback after %d online polls", Params.FailoverAfter, Params.FailbackAfter)
+	say("watchdog: brings %s online once %s has read offline on %s in a row (WATCHDOG_FAILOVER_AFTER), parks it again once %s has read online on %s (WATCHDOG_FAILBACK_AFTER)",
+		standby, primary, pollCount(params.FailoverAfter), primary, pollCount(params.FailbackAfter))
 
 	polls := 0
 	last := watcher.PhaseUnknown
+	reached := map[watcher.Phase]int{} // the poll on which the group last entered each phase
 	poll := func() error {
 		if polls > 0 {
 			if err := o.Sleep(ctx, o.Interval); err != nil {
@@ -112,6 +120,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		st := w.GroupState(primary)
 		if st.Phase != last {
+			reached[st.Phase] = polls
 			say("poll %-3d group %s: %s -> %s (active: %s)", polls, primary, last, st.Phase, orNone(st.Active))
 			last = st.Phase
 		}
@@ -151,7 +160,13 @@ func Run(ctx context.Context, o Options) error {
 	if n, _ := fake.Node(standby); n.Offline {
 		return errors.New("failed over, yet the standby reads offline in Jenkins")
 	}
-	say("failover after %d polls: %s now takes the builds", polls-killedAt, standby)
+	// The counts the story tells are the watchdog's parameters; the demo
+	// checks that the watchdog kept to them.
+	if offline := reached[watcher.PhaseFailingOver] - killedAt; offline != params.FailoverAfter {
+		return fmt.Errorf("asked %s online after %d offline polls, want %d", standby, offline, params.FailoverAfter)
+	}
+	say("failover: %s read offline on %s, so %s was brought online; seen online on the next poll, it now takes the builds",
+		primary, pollCount(params.FailoverAfter), standby)
 	b2, err := fake.StartBuild(standby)
 	if err != nil {
 		return fmt.Errorf("build on %s after failover: %w", standby, err)
@@ -166,8 +181,12 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	say("REVIVE: %s's machine is back and Jenkins relaunches its agent", primary)
+	revivedAt := polls
 	if err := until(watcher.PhaseNormal); err != nil {
 		return err
+	}
+	if online := polls - revivedAt; online != params.FailbackAfter {
+		return fmt.Errorf("parked %s after %d online polls, want %d", standby, online, params.FailbackAfter)
 	}
 	n, _ := fake.Node(standby)
 	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, agent.ParkTag) {
@@ -176,7 +195,8 @@ func Run(ctx context.Context, o Options) error {
 	if _, state, _ := fake.Build(b2); state != fakejenkins.BuildState("running") {
 		return fmt.Errorf("build #%d on the standby should still run after parking; it is %s", b2, state)
 	}
-	say("failback: %s parked (%q); build #%d still running there", standby, n.CauseReason, b2)
+	say("failback: %s read online on %s, so %s was parked (%q); build #%d still running there",
+		primary, pollCount(params.FailbackAfter), standby, n.CauseReason, b2)
 	if err := fake.FinishBuild(b2); err != nil {
 		return err
 	}
@@ -191,6 +211,13 @@ func Run(ctx context.Context, o Options) error {
 	say("checked: no request ever changed %s; %d polls, each one GET of all computers", primary, polls)
 	say("story complete: failover and failback worked")
 	return nil
+}
+
+func pollCount(n int) string {
+	if n == 1 {
+		return "1 poll"
+	}
+	return fmt.Sprintf("%d polls", n)
 }
 
 func orNone(s string) string {
