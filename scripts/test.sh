@@ -56,7 +56,7 @@ if [ -d perf ]; then
 fi
 
 log "demo"
-go run . demo --listen "" --interval 0s
+go run . demo --listen "" --interval 1ms
 
 log "shellcheck"
 shellcheck scripts/*.sh .ci/run
