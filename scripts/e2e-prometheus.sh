@@ -7,9 +7,12 @@
 # Asserts through Prometheus' HTTP API that, after slave01 is killed, the
 # scraped series show the group failed over, the failover counter went up,
 # the active node is slave02 and JenkinsFailoverGroupFailedOver is pending or
-# firing; and that every query of the Grafana dashboard is valid PromQL for
-# that server. Loopback only, free ports, temporary directories; every
-# process it starts is stopped on exit.
+# firing; that every query of the Grafana dashboard is valid PromQL for that
+# server; and, once the watchdog itself is stopped, that
+# JenkinsFailoverWatchdogDown goes pending for its target. The scrape job is
+# deliberately not named jenkins-failover-watchdog: neither the alerts nor
+# the dashboard may depend on the job's name. Loopback only, free ports,
+# temporary directories; every process it starts is stopped on exit.
 #
 # Needs: go, prometheus (Debian package "prometheus"), curl, jq. Run as root
 # on Debian and it installs what is missing. WATCHDOG_BIN=path skips the build.
@@ -143,12 +146,14 @@ env -i PATH="$PATH" HOME="$workdir" \
   WATCHDOG_LISTEN_ADDR="127.0.0.1:${watchdog_port}" \
   LOG_FORMAT=json \
   "$bin" >"$workdir/watchdog.log" 2>&1 &
-pids+=($!)
+watchdog_pid=$!
+pids+=("$watchdog_pid")
 wait_for "watchdog /readyz on 127.0.0.1:${watchdog_port}" 20 \
   curl -fsS "http://127.0.0.1:${watchdog_port}/readyz"
 ok "watchdog ready on 127.0.0.1:${watchdog_port}"
 
 prom_port="$(free_port)"
+job=e2e-not-the-default-job-name
 mkdir -p "$workdir/prometheus/data"
 cp "$repo_root/prometheus/alerts.yml" "$workdir/prometheus/alerts.yml"
 cat >"$workdir/prometheus/prometheus.yml" <<YAML
@@ -159,7 +164,7 @@ global:
 rule_files:
   - alerts.yml
 scrape_configs:
-  - job_name: jenkins-failover-watchdog
+  - job_name: ${job}
     static_configs:
       - targets: ["127.0.0.1:${watchdog_port}"]
 YAML
@@ -174,7 +179,7 @@ wait_for "Prometheus ready on 127.0.0.1:${prom_port}" 30 \
 log "prometheus $(prometheus --version 2>&1 | head -n 1)"
 
 wait_for "Prometheus scrapes the watchdog with the group normal" 30 \
-  has_result 'up{job="jenkins-failover-watchdog"} == 1 and on() jenkins_failover_group_state{group="slave01",state="normal"} == 1'
+  has_result "up{job=\"${job}\"} == 1 and on() jenkins_failover_group_state{group=\"slave01\",state=\"normal\"} == 1"
 before="$(promql 'jenkins_failover_failovers_total{group="slave01"}' | jq -r '.[0].value[1] // "0"')"
 ok "scraped: group slave01 normal, failovers_total=${before}"
 
@@ -231,5 +236,27 @@ while IFS= read -r expr; do
 done < <(jq -r '[.. | objects | select(has("expr")) | .expr] | .[]' "$dashboard")
 ((queries > 0)) || fail "no queries found in ${dashboard}"
 ok "Prometheus accepts all ${queries} dashboard queries"
+
+# The dashboard finds the watchdog's target by its series, whatever the job.
+scraped="$(jq -r '.panels[] | select(.title == "Watchdog scraped (up)") | .targets[0].expr' "$dashboard")"
+has_result "$scraped" || fail "the dashboard's \"Watchdog scraped (up)\" query finds no target: ${scraped}"
+ok "the dashboard's \"Watchdog scraped (up)\" query finds the watchdog under job ${job}"
+
+# Node series have only a node label; the node panel follows $group through
+# jenkins_failover_active_node: for group slave01 it shows slave01 and slave02.
+node_expr="$(jq -r '.panels[] | select(.title == "Node state over time") | .targets[0].expr' "$dashboard")"
+nodes="$(promql "${node_expr//\$group/slave01}" | jq -r '[.[].metric.node] | sort | join(",")')"
+[[ "$nodes" == "slave01,slave02" ]] || fail "the dashboard's node panel for group slave01 shows nodes [${nodes}], want slave01,slave02"
+nodes="$(promql "${node_expr//\$group/no-such-group}" | jq -r 'length')"
+[[ "$nodes" == 0 ]] || fail "the dashboard's node panel shows ${nodes} nodes for a group that does not exist"
+ok "the dashboard's node panel follows \$group (slave01: slave01, slave02)"
+
+# Stop the watchdog: its scrapes fail, and JenkinsFailoverWatchdogDown must
+# go pending for that very target (it fires after 5 minutes).
+kill "$watchdog_pid"
+wait "$watchdog_pid" 2>/dev/null || true
+wait_for "JenkinsFailoverWatchdogDown pending for 127.0.0.1:${watchdog_port}" 20 \
+  has_result "ALERTS{alertname=\"JenkinsFailoverWatchdogDown\",alertstate=\"pending\",job=\"${job}\",instance=\"127.0.0.1:${watchdog_port}\"}"
+ok "JenkinsFailoverWatchdogDown pending for job ${job}, instance 127.0.0.1:${watchdog_port}"
 
 printf 'e2e-prometheus: %d passed, 0 failed\n' "$passed"

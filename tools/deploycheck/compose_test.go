@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -241,6 +242,26 @@ func TestComposeJenkinsCasC(t *testing.T) {
 		body := string(readRepoFile(t, "compose", "jenkins", "jobs", rel))
 		if !strings.Contains(body, "label('slave01 || slave02')") || !strings.Contains(body, "cron(") {
 			t.Errorf("%s: the job must be restricted to slave01 || slave02 and run on a timer", rel)
+		}
+	}
+}
+
+// TestLabTokenScript checks that the lab's init script seeds the watchdog's
+// token through ApiTokenProperty's scripting methods only. The ApiTokenStore
+// behind getTokenStore() is internal: its two-argument addFixedNewToken,
+// which an earlier version of this script called, is gone since Jenkins
+// 2.548, so the script would fail on the lab's core.
+func TestLabTokenScript(t *testing.T) {
+	script := string(readRepoFile(t, "compose", "jenkins", "init.groovy.d", "watchdog-lab.groovy"))
+	code := regexp.MustCompile(`(?m)^\s*//.*$`).ReplaceAllString(script, "")
+	for _, internal := range []string{"tokenStore", "TokenStore", "getTokenStats", "setAccessible", "getDeclaredField", "setTemporarilyOffline("} {
+		if strings.Contains(code, internal) {
+			t.Errorf("watchdog-lab.groovy uses %s: internal or deprecated Jenkins API", internal)
+		}
+	}
+	for _, want := range []string{"import jenkins.security.ApiTokenProperty", ".addFixedNewToken(", ".revokeAllTokensExceptOne(", "/run/secrets/watchdog_token", ".setTemporaryOfflineCause("} {
+		if !strings.Contains(code, want) {
+			t.Errorf("watchdog-lab.groovy lacks %s", want)
 		}
 	}
 }

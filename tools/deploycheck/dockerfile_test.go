@@ -104,8 +104,8 @@ func TestDockerfile(t *testing.T) {
 	if want := fmt.Sprintf("%q", []string{"CMD", "/jenkins-failover-watchdog", "healthcheck"}); health != want {
 		t.Errorf("HEALTHCHECK %s, want %s", health, want)
 	}
-	if !slices.Contains(exposed, "9723") {
-		t.Errorf("EXPOSE %v, want 9723", exposed)
+	if want := fmt.Sprint(metricsPort); !slices.Contains(exposed, want) {
+		t.Errorf("EXPOSE %v, want %s", exposed, want)
 	}
 	for _, l := range []string{"title", "description", "source", "version", "revision"} {
 		if labels["org.opencontainers.image."+l] == "" {
@@ -143,6 +143,7 @@ func TestLabJenkinsDockerfile(t *testing.T) {
 		if !regexp.MustCompile(`^jenkins/jenkins:\d+\.\d+\.\d+-lts-jdk\d+`).MatchString(s.BaseName) {
 			t.Errorf("lab controller from %s, want a pinned jenkins/jenkins LTS tag", s.BaseName)
 		}
+		checkJenkinsImage(t, "compose/jenkins/Dockerfile", s.BaseName)
 		for _, c := range s.Commands {
 			if c, ok := c.(*instructions.CopyCommand); ok {
 				for _, src := range c.SourcePaths {

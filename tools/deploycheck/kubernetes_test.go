@@ -218,8 +218,14 @@ func checkWatchdogContainer(t *testing.T, where string, pod corev1.PodSpec, c *c
 			continue
 		}
 		for _, v := range pod.Volumes {
-			if v.Name == m.Name && v.Secret != nil && m.ReadOnly {
-				tokenFromSecret = true
+			if v.Name != m.Name || v.Secret == nil || !m.ReadOnly {
+				continue
+			}
+			tokenFromSecret = true
+			// On the first install the token can only be made once Jenkins
+			// runs: the pod must start without the Secret.
+			if v.Secret.Optional == nil || !*v.Secret.Optional {
+				t.Errorf("%s: Secret volume %s must be optional: true, or the pod cannot start before the token exists", where, v.Name)
 			}
 		}
 	}
@@ -232,19 +238,21 @@ func checkWatchdogContainer(t *testing.T, where string, pod corev1.PodSpec, c *c
 			port = int(p.ContainerPort)
 		}
 	}
-	if port == 0 {
-		t.Errorf("%s: no container port named metrics", where)
+	if port != metricsPort {
+		t.Errorf("%s: container port named metrics is %d, want %d", where, port, metricsPort)
 	}
 	if addr := env["WATCHDOG_LISTEN_ADDR"]; !strings.HasSuffix(addr, fmt.Sprintf(":%d", port)) {
 		t.Errorf("%s: WATCHDOG_LISTEN_ADDR=%q does not listen on the metrics port %d", where, addr, port)
 	}
-	probe := func(name string, p *corev1.Probe, path string) {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != path || p.HTTPGet.Port.String() != "metrics" {
-			t.Errorf("%s: %s must be an HTTP GET of %s on port metrics", where, name, path)
-		}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("%s: livenessProbe must be an HTTP GET of /livez on port metrics", where)
 	}
-	probe("livenessProbe", c.LivenessProbe, "/livez")
-	probe("readinessProbe", c.ReadinessProbe, "/readyz")
+	// A pod is Ready only when every container is: a readiness probe on the
+	// watchdog would take Jenkins out of its own Service whenever the
+	// watchdog cannot read Jenkins, first of all before its token exists.
+	if c.ReadinessProbe != nil {
+		t.Errorf("%s: no readinessProbe on the watchdog: it would keep Jenkins out of its Service while the watchdog waits for its token", where)
+	}
 	if c.StartupProbe != nil {
 		t.Errorf("%s: a startupProbe on the sidecar would hold Jenkins back until the watchdog is up", where)
 	}
@@ -280,10 +288,8 @@ func TestKustomizeBaseNativeSidecar(t *testing.T) {
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("base: the pod needs no Kubernetes API token (automountServiceAccountToken: false)")
 	}
-	if sts.Spec.Template.Annotations["prometheus.io/scrape"] != "true" || sts.Spec.Template.Annotations["prometheus.io/port"] != "9723" {
-		t.Error("base: pod template lacks the prometheus.io scrape annotations")
-	}
 	checkMetricsServiceAndMonitor(t, objs, sts)
+	checkJenkinsImage(t, "base", jenkins.Image)
 }
 
 func TestKustomizePre129Overlay(t *testing.T) {
@@ -301,6 +307,9 @@ func TestKustomizePre129Overlay(t *testing.T) {
 	}
 	checkWatchdogContainer(t, "pre-1.29 watchdog", pod, wd)
 	checkMetricsServiceAndMonitor(t, objs, objs.statefulSets[0])
+	if j := findContainer(pod.Containers, "jenkins"); j != nil {
+		checkJenkinsImage(t, "pre-1.29", j.Image)
+	}
 }
 
 // checkMetricsServiceAndMonitor follows the chain the Prometheus Operator
@@ -319,14 +328,21 @@ func checkMetricsServiceAndMonitor(t *testing.T, objs k8sObjects, sts *appsv1.St
 	if metricsSvc == nil {
 		t.Fatal("no Service with a port named metrics")
 	}
-	if metricsSvc.Annotations["prometheus.io/scrape"] != "true" {
-		t.Error("metrics Service lacks prometheus.io/scrape")
-	}
+	checkMetricsService(t, metricsSvc.Name, metricsSvc)
 	podLabels := sts.Spec.Template.Labels
 	for k, v := range metricsSvc.Spec.Selector {
 		if podLabels[k] != v {
 			t.Errorf("metrics Service selector %s=%s does not match the pod", k, v)
 		}
+	}
+	var selecting []*corev1.Service
+	for _, s := range objs.services {
+		if selects(s.Spec.Selector, podLabels) {
+			selecting = append(selecting, s)
+		}
+	}
+	if err := scrapedOnce(sts.Spec.Template.Annotations, selecting); err != nil {
+		t.Error(err)
 	}
 	if len(objs.serviceMonitors) != 1 {
 		t.Fatalf("%d ServiceMonitors, want 1", len(objs.serviceMonitors))
@@ -337,10 +353,94 @@ func checkMetricsServiceAndMonitor(t *testing.T, objs k8sObjects, sts *appsv1.St
 			t.Errorf("ServiceMonitor selector %s=%s does not match Service %s", k, v, metricsSvc.Name)
 		}
 	}
-	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Path != "/metrics" {
-		t.Error("ServiceMonitor must scrape port metrics, path /metrics")
+	checkServiceMonitor(t, sm, metricsSvc)
+}
+
+// checkServiceMonitor follows the Prometheus Operator from a ServiceMonitor
+// to the metrics Service: selector to labels, endpoint port name to port.
+func checkServiceMonitor(t *testing.T, sm *monitoringv1.ServiceMonitor, svc *corev1.Service) {
+	t.Helper()
+	if len(sm.Spec.Selector.MatchLabels) == 0 || !selects(sm.Spec.Selector.MatchLabels, svc.Labels) {
+		t.Errorf("ServiceMonitor %s selector %v does not match Service %s labels %v", sm.Name, sm.Spec.Selector.MatchLabels, svc.Name, svc.Labels)
 	}
-	if job := metricsSvc.Labels[sm.Spec.JobLabel]; job != "jenkins-failover-watchdog" {
-		t.Errorf("ServiceMonitor job label resolves to %q; the alert JenkinsFailoverWatchdogDown expects jenkins-failover-watchdog", job)
+	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Path != "/metrics" {
+		t.Errorf("ServiceMonitor %s must scrape port metrics, path /metrics", sm.Name)
+	}
+}
+
+// checkMetricsService checks the Service a plain Prometheus scrapes through
+// its annotations and the Prometheus Operator through a ServiceMonitor.
+func checkMetricsService(t *testing.T, where string, svc *corev1.Service) {
+	t.Helper()
+	a := svc.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != fmt.Sprint(metricsPort) || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("%s: prometheus.io annotations %v, want scrape true, port %d, path /metrics", where, a, metricsPort)
+	}
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone || !svc.Spec.PublishNotReadyAddresses {
+		t.Errorf("%s: must be headless and publish not-ready addresses, so the watchdog is scraped while the pod is not Ready", where)
+	}
+	var found bool
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "metrics" {
+			found = true
+			if p.Port != metricsPort || p.TargetPort.String() != "metrics" {
+				t.Errorf("%s: port metrics is %d -> %s, want %d -> metrics", where, p.Port, p.TargetPort.String(), metricsPort)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("%s: no port named metrics", where)
+	}
+}
+
+// selects reports whether a label selector (all pairs must match) picks an
+// object with these labels. An empty selector selects nothing here.
+func selects(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// scrapedOnce returns an error when both the pod and a Service that selects
+// it carry prometheus.io/scrape: "true": the usual plain-Prometheus configuration
+// (a "pods" job and a "service endpoints" job, as in the prometheus-community
+// chart) would then scrape the watchdog twice. The Prometheus Operator
+// ignores the annotations and scrapes through the ServiceMonitor alone.
+func scrapedOnce(podAnnotations map[string]string, services []*corev1.Service) error {
+	if podAnnotations["prometheus.io/scrape"] != "true" {
+		return nil
+	}
+	for _, s := range services {
+		if s.Annotations["prometheus.io/scrape"] == "true" {
+			return fmt.Errorf("both the pod and Service %s carry prometheus.io/scrape: a plain Prometheus would scrape the watchdog twice; keep it on the Service only", s.Name)
+		}
+	}
+	return nil
+}
+
+func TestScrapedOnce(t *testing.T) {
+	annotated := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "m", Annotations: map[string]string{"prometheus.io/scrape": "true"}}}
+	plain := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "jenkins"}}
+	scrape := map[string]string{"prometheus.io/scrape": "true"}
+	for _, tc := range []struct {
+		name string
+		pod  map[string]string
+		svcs []*corev1.Service
+		ok   bool
+	}{
+		{"service only", nil, []*corev1.Service{annotated, plain}, true},
+		{"pod only", scrape, []*corev1.Service{plain}, true},
+		{"pod and service", scrape, []*corev1.Service{plain, annotated}, false},
+		{"pod opted out, service", map[string]string{"prometheus.io/scrape": "false"}, []*corev1.Service{annotated}, true},
+	} {
+		if err := scrapedOnce(tc.pod, tc.svcs); (err == nil) != tc.ok {
+			t.Errorf("%s: scrapedOnce = %v, want ok=%v", tc.name, err, tc.ok)
+		}
 	}
 }

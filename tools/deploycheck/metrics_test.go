@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -28,6 +29,7 @@ var exportedMetrics = map[string]string{
 	"jenkins_failover_poll_duration_seconds":                  "histogram",
 	"jenkins_failover_polls_total":                            "counter",
 	"jenkins_failover_jenkins_up":                             "gauge",
+	"jenkins_failover_jenkins_errors_total":                   "counter",
 	"jenkins_failover_last_success_timestamp_seconds":         "gauge",
 	"jenkins_failover_poll_panics_total":                      "counter",
 	"jenkins_failover_build_info":                             "gauge",
@@ -102,59 +104,87 @@ func metricNamesIn(expr string) ([]string, error) {
 	return names, nil
 }
 
+type dashDatasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type dashTarget struct {
+	Expr       string          `json:"expr"`
+	Datasource *dashDatasource `json:"datasource"`
+}
+
+type dashPanel struct {
+	Title      string          `json:"title"`
+	Type       string          `json:"type"`
+	Datasource *dashDatasource `json:"datasource"`
+	Targets    []dashTarget    `json:"targets"`
+	Panels     []dashPanel     `json:"panels"`
+}
+
+type dashboard struct {
+	UID        string      `json:"uid"`
+	Panels     []dashPanel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Query      any             `json:"query"`
+			Definition string          `json:"definition"`
+			Datasource *dashDatasource `json:"datasource"`
+		} `json:"list"`
+	} `json:"templating"`
+	Annotations struct {
+		List []struct {
+			Name       string          `json:"name"`
+			Expr       string          `json:"expr"`
+			Datasource *dashDatasource `json:"datasource"`
+		} `json:"list"`
+	} `json:"annotations"`
+}
+
+const dashboardFile = "grafana/dashboards/jenkins-failover-watchdog.json"
+
+func loadDashboard(t testing.TB) (dashboard, any) {
+	t.Helper()
+	b := readRepoFile(t, dashboardFile)
+	var d dashboard
+	var raw any
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	return d, raw
+}
+
+// allPanels flattens rows: panels nested in collapsed rows count too.
+func allPanels(ps []dashPanel) []dashPanel {
+	var out []dashPanel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, allPanels(p.Panels)...)
+	}
+	return out
+}
+
 // dashboardQueries returns every PromQL query of the dashboard: panel
 // targets, nested row panels, template variables and annotations.
 func dashboardQueries(t testing.TB) map[string]string {
 	t.Helper()
-	var d struct {
-		UID    string `json:"uid"`
-		Panels []struct {
-			Title      string `json:"title"`
-			Datasource struct {
-				UID string `json:"uid"`
-			} `json:"datasource"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-			Panels []struct {
-				Title   string `json:"title"`
-				Targets []struct {
-					Expr string `json:"expr"`
-				} `json:"targets"`
-			} `json:"panels"`
-		} `json:"panels"`
-		Templating struct {
-			List []struct {
-				Name       string `json:"name"`
-				Definition string `json:"definition"`
-			} `json:"list"`
-		} `json:"templating"`
-		Annotations struct {
-			List []struct {
-				Name string `json:"name"`
-				Expr string `json:"expr"`
-			} `json:"list"`
-		} `json:"annotations"`
-	}
-	if err := json.Unmarshal(readRepoFile(t, "grafana", "dashboards", "jenkins-failover-watchdog.json"), &d); err != nil {
-		t.Fatalf("dashboard JSON: %v", err)
-	}
+	d, _ := loadDashboard(t)
 	q := map[string]string{}
-	for _, p := range d.Panels {
-		if p.Datasource.UID != "" && p.Datasource.UID != "prometheus" {
-			t.Errorf("panel %q uses datasource %q; the provisioned one is prometheus", p.Title, p.Datasource.UID)
-		}
+	for _, p := range allPanels(d.Panels) {
 		for i, tg := range p.Targets {
 			q[fmt.Sprintf("panel %q target %d", p.Title, i)] = tg.Expr
-		}
-		for _, np := range p.Panels {
-			for i, tg := range np.Targets {
-				q[fmt.Sprintf("panel %q target %d", np.Title, i)] = tg.Expr
-			}
 		}
 	}
 	labelValues := regexp.MustCompile(`^label_values\(([a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})?),\s*[a-zA-Z_]+\)$`)
 	for _, v := range d.Templating.List {
+		if v.Type == "datasource" {
+			continue
+		}
 		m := labelValues.FindStringSubmatch(v.Definition)
 		if m == nil {
 			t.Errorf("variable %s: %q is not label_values(metric, label)", v.Name, v.Definition)
@@ -170,6 +200,117 @@ func dashboardQueries(t testing.TB) map[string]string {
 	return q
 }
 
+// datasourceVariable is how every panel, target, variable and annotation
+// names its datasource: through the dashboard's own datasource variable, so
+// that the dashboard imports into any Grafana whatever its Prometheus
+// datasource's uid (the compose lab's is "prometheus").
+const datasourceVariable = "${datasource}"
+
+// TestDashboardImportableAnywhere checks that no datasource in the dashboard
+// is hard-coded: every datasource reference, wherever it sits in the JSON,
+// is the datasource variable (Grafana's built-in annotation source aside),
+// and that variable exists and lists Prometheus datasources.
+func TestDashboardImportableAnywhere(t *testing.T) {
+	d, raw := loadDashboard(t)
+	var found bool
+	for _, v := range d.Templating.List {
+		if v.Name == "datasource" {
+			found = true
+			if v.Type != "datasource" || v.Query != "prometheus" {
+				t.Errorf("variable datasource: type %q query %v, want type datasource, query prometheus", v.Type, v.Query)
+			}
+		}
+	}
+	if !found {
+		t.Error("no datasource template variable")
+	}
+	refs := 0
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				p := path + "." + k
+				if k != "datasource" {
+					walk(p, child)
+					continue
+				}
+				refs++
+				switch ds := child.(type) {
+				case map[string]any:
+					if ds["type"] == "grafana" {
+						continue // the built-in "Annotations & Alerts"
+					}
+					if ds["type"] != "prometheus" || ds["uid"] != datasourceVariable {
+						t.Errorf("%s: datasource %v, want {type: prometheus, uid: %s}", p, ds, datasourceVariable)
+					}
+				default:
+					t.Errorf("%s: datasource %v, want {type: prometheus, uid: %s}", p, ds, datasourceVariable)
+				}
+			}
+		case []any:
+			for i, child := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), child)
+			}
+		}
+	}
+	walk("", raw)
+	// Each query must say where it runs: Grafana falls back to the default
+	// datasource otherwise, which need not be Prometheus.
+	for _, p := range allPanels(d.Panels) {
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil {
+			t.Errorf("panel %q has no datasource", p.Title)
+		}
+		for i, tg := range p.Targets {
+			if tg.Datasource == nil {
+				t.Errorf("panel %q target %d has no datasource", p.Title, i)
+			}
+		}
+	}
+	for _, a := range d.Annotations.List {
+		if a.Expr != "" && a.Datasource == nil {
+			t.Errorf("annotation %q has no datasource", a.Name)
+		}
+	}
+	if refs < 20 {
+		t.Errorf("only %d datasource references found; has the dashboard's shape changed?", refs)
+	}
+}
+
+// groupScopedSeries carry a group or node label: every panel and annotation
+// on them must follow the $group variable.
+var groupScopedSeries = []string{
+	"jenkins_failover_group_state", "jenkins_failover_group_state_since_timestamp_seconds",
+	"jenkins_failover_standby_active_since_timestamp_seconds", "jenkins_failover_active_node",
+	"jenkins_failover_failovers_total", "jenkins_failover_failbacks_total",
+	"jenkins_failover_node_online", "jenkins_failover_node_state", "jenkins_failover_actions_total",
+}
+
+// TestDashboardFollowsGroupVariable checks that panels and annotations about
+// groups and nodes filter on $group (node series have only a node label:
+// they are joined with jenkins_failover_active_node{group=~"$group"}), and
+// that no query depends on the scrape job's name.
+func TestDashboardFollowsGroupVariable(t *testing.T) {
+	for where, expr := range dashboardQueries(t) {
+		if strings.Contains(expr, "job=") || strings.Contains(expr, "job!") {
+			t.Errorf("%s: %q filters on the scrape job's name, which differs between installations", where, expr)
+		}
+		if strings.HasPrefix(where, "variable ") {
+			continue
+		}
+		names, _ := metricNamesIn(expr)
+		for _, n := range names {
+			if slices.Contains(groupScopedSeries, n) && !strings.Contains(expr, "$group") {
+				t.Errorf("%s: %q uses %s but does not follow $group", where, expr, n)
+				break
+			}
+		}
+	}
+}
+
 // TestDashboardQueriesUseExportedMetrics parses every query of the Grafana
 // dashboard and checks that each metric it names is one the watchdog
 // exports.
@@ -181,10 +322,20 @@ func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
 	checkQueriesAgainst(t, queries, knownSeries(exportedMetrics))
 	// The issue's panels must be there.
 	all := strings.Join(mapValues(queries), "\n")
-	for _, must := range []string{"jenkins_failover_group_state", "jenkins_failover_active_node", "jenkins_failover_failovers_total", `result="error"`, "jenkins_failover_poll_duration_seconds_bucket", "jenkins_failover_jenkins_up"} {
+	for _, must := range []string{"jenkins_failover_group_state", "jenkins_failover_active_node", "jenkins_failover_failovers_total", `result="error"`, "jenkins_failover_poll_duration_seconds_bucket", "jenkins_failover_jenkins_up", "jenkins_failover_jenkins_errors_total"} {
 		if !strings.Contains(all, must) {
 			t.Errorf("no dashboard query uses %s", must)
 		}
+	}
+	var errorsByKind bool
+	for where, expr := range queries {
+		if strings.Contains(where, `"Jenkins errors by kind"`) && strings.Contains(expr, "by (kind)") &&
+			strings.Contains(expr, "rate(jenkins_failover_jenkins_errors_total[") {
+			errorsByKind = true
+		}
+	}
+	if !errorsByKind {
+		t.Error(`no panel "Jenkins errors by kind" with a rate of jenkins_failover_jenkins_errors_total by kind`)
 	}
 }
 
@@ -251,6 +402,17 @@ func alertRules(t testing.TB) map[string]string {
 			if s := r.Labels["severity"]; s != "warning" && s != "critical" {
 				t.Errorf("alert %s: severity %q", r.Alert, s)
 			}
+			// Without for: one evaluation (one failed request, one missed
+			// scrape) fires the alert.
+			if d, err := time.ParseDuration(r.For); err != nil || d < time.Minute {
+				t.Errorf("alert %s: for %q, want at least 1m", r.Alert, r.For)
+			}
+			// Users name their scrape jobs as they like (a ServiceMonitor,
+			// kubernetes-service-endpoints, a static job): no rule may
+			// depend on it.
+			if regexp.MustCompile(`\bjob\s*(=|!=|=~|!~)`).MatchString(r.Expr) {
+				t.Errorf("alert %s: %q matches on the scrape job's name", r.Alert, r.Expr)
+			}
 		}
 	}
 	return exprs
@@ -289,7 +451,8 @@ func TestAlertRules(t *testing.T) {
 }
 
 // TestPrometheusConfigMatchesCompose checks that the compose Prometheus
-// scrapes the compose watchdog under the job name the alerts expect.
+// scrapes the compose watchdog (under any job name: the alerts and the
+// dashboard do not depend on it) and mounts the rule files it loads.
 func TestPrometheusConfigMatchesCompose(t *testing.T) {
 	var cfg struct {
 		RuleFiles     []string `json:"rule_files"`
@@ -307,15 +470,12 @@ func TestPrometheusConfigMatchesCompose(t *testing.T) {
 	port := c.Services["watchdog"].Environment["WATCHDOG_LISTEN_ADDR"]
 	found := false
 	for _, sc := range cfg.ScrapeConfigs {
-		if sc.JobName != "jenkins-failover-watchdog" {
-			continue
-		}
 		for _, s := range sc.StaticConfigs {
 			found = found || slices.Contains(s.Targets, "watchdog"+port)
 		}
 	}
 	if !found {
-		t.Errorf("prometheus.yml has no job jenkins-failover-watchdog scraping watchdog%s", port)
+		t.Errorf("prometheus.yml has no job scraping watchdog%s", port)
 	}
 	for _, rf := range cfg.RuleFiles {
 		mount := "./prometheus/" + rf + ":/etc/prometheus/" + rf + ":ro"

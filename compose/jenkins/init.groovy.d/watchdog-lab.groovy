@@ -7,8 +7,15 @@
 //    /run/secrets/watchdog_token and registers it with
 //    ApiTokenProperty.addFixedNewToken. Jenkins stores only a hash of it. The
 //    value must be "11" followed by 32 lowercase hex characters, which is what
-//    scripts/gen-lab-secrets.sh writes. Idempotent: a token of the same name is
-//    revoked first, so a new secret file replaces the old token on restart.
+//    scripts/gen-lab-secrets.sh writes. Idempotent: every other token of the
+//    lab's dedicated watchdog user is then revoked, so a new secret file
+//    replaces the old token on restart.
+//
+//    Only ApiTokenProperty's methods "meant for scripting" are used
+//    (addFixedNewToken, revokeAllTokensExceptOne). The ApiTokenStore behind
+//    getTokenStore() is internal and changes between releases: its
+//    two-argument addFixedNewToken is gone since Jenkins 2.548 (tokens gained
+//    an expiration date), which would break this script on the lab's core.
 //
 // 2. The standby starts parked. On the very first start only (a marker file in
 //    JENKINS_HOME remembers it), slave02 is marked temporarily offline with the
@@ -41,11 +48,9 @@ if (tokenFile.canRead()) {
             user.addProperty(property)
         }
         def tokenName = 'jenkins-failover-watchdog'
-        property.tokenStore.tokenListSortedByName
-                .findAll { it.name == tokenName }
-                .each { property.tokenStore.revokeToken(it.uuid) }
-        property.tokenStore.addFixedNewToken(tokenName, token)
-        user.save()
+        // Both calls save the user.
+        def tokenUuid = property.addFixedNewToken(tokenName, token)
+        property.revokeAllTokensExceptOne(tokenUuid)
         // Never log the token itself.
         log.info('API token "' + tokenName + '" registered for user watchdog')
     }
@@ -60,7 +65,9 @@ if (!marker.exists()) {
     if (computer == null) {
         log.severe('agent slave02 does not exist: check casc/jenkins.yaml')
     } else {
-        computer.setTemporarilyOffline(true, new OfflineCause.UserCause(User.getById('watchdog', false), message))
+        // setTemporaryOfflineCause (Jenkins 2.482+) replaces the deprecated
+        // setTemporarilyOffline(boolean, OfflineCause).
+        computer.setTemporaryOfflineCause(new OfflineCause.UserCause(User.getById('watchdog', false), message))
         marker.text = 'slave02 parked on first start\n'
         log.info('slave02 marked temporarily offline (lab standby)')
     }
