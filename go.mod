@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/bndr/gojenkins v1.2.0
 	github.com/caarlos0/env/v11 v11.4.2
+	github.com/go-json-experiment/json v1.27.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

@@ -10,7 +10,7 @@ import (
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
 )
 
-const maintenanceSynopsis = "maintenance start|end [--message text] (--all | GROUP...)"
+const maintenanceSynopsis = "maintenance start [--message text] (--all | GROUP...) | maintenance end [--force] (--all | GROUP...)"
 
 // runMaintenance is the planned switchover: start takes primaries offline
 // with an operator's message (the daemon then fails their groups over and
@@ -23,11 +23,15 @@ func runMaintenance(ctx context.Context, e Env, args []string) error {
 	fs := newFlagSet(e, "maintenance", maintenanceSynopsis)
 	message := fs.String("message", switchover.DefaultMessage, "offline message shown in Jenkins (start only)")
 	all := fs.Bool("all", false, "every group of WATCHDOG_PAIRS")
+	force := fs.Bool("force", false, "end only: bring back a named group's primary even if someone else took it offline (never with --all)")
 	if err := parseArgs(fs, rest); err != nil {
 		return err
 	}
 	if verb == "" {
 		return &flagError{fmt.Errorf("want maintenance start or maintenance end")}
+	}
+	if *force && (*all || verb != "end") {
+		return &usageError{fmt.Errorf("--force is for maintenance end with groups named one by one, never with --all")}
 	}
 	cfg, err := config.Load(e.Environ, e.ReadFile)
 	if err != nil {
@@ -45,7 +49,7 @@ func runMaintenance(ctx context.Context, e Env, args []string) error {
 	if verb == "start" {
 		results = switchover.Start(ctx, client, groups, *message)
 	} else {
-		results = switchover.End(ctx, client, groups)
+		results = switchover.End(ctx, client, groups, *force)
 	}
 	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tRESULT\tDETAIL")

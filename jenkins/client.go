@@ -24,7 +24,6 @@ import (
 	"github.com/bndr/gojenkins"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
 // Tree filters are what keeps a poll to one small request whatever the
@@ -48,17 +47,17 @@ type Options struct {
 	Transport http.RoundTripper // for tests; default is a tuned clone of http.DefaultTransport
 }
 
-// Client implements watcher.Jenkins.
+// Client implements the watcher's and the switchover's Jenkins.
 type Client struct {
-	req     *gojenkins.Requester
-	timeout time.Duration
+	req      *gojenkins.Requester
+	base     *url.URL
+	timeout  time.Duration
+	decoders decoderSlot
 
 	mu        sync.Mutex
 	crumbName string
 	crumb     string
 }
-
-var _ watcher.Jenkins = (*Client)(nil)
 
 // New builds a Client. It makes no request.
 func New(o Options) (*Client, error) {
@@ -106,123 +105,44 @@ func New(o Options) (*Client, error) {
 	if !ok {
 		return nil, errors.New("unexpected gojenkins requester")
 	}
-	return &Client{req: req, timeout: o.Timeout}, nil
-}
-
-type computerJSON struct {
-	Class              string      `json:"_class"`
-	DisplayName        string      `json:"displayName"`
-	Offline            presentBool `json:"offline"`
-	TemporarilyOffline presentBool `json:"temporarilyOffline"`
-	OfflineCauseReason string      `json:"offlineCauseReason"`
-	Idle               bool        `json:"idle"`
-	LaunchSupported    bool        `json:"launchSupported"`
-	JnlpAgent          bool        `json:"jnlpAgent"`
-	// Only whether it is null matters: the path itself is not kept.
-	AbsoluteRemotePath notNull `json:"absoluteRemotePath"`
-	OfflineCause       struct {
-		Class string `json:"_class"`
-	} `json:"offlineCause"`
-}
-
-// presentBool is a JSON boolean that remembers whether it was there: a
-// reading without offline/temporarilyOffline must be refused, not taken
-// as false. It allocates nothing, unlike *bool, which matters at a
-// thousand nodes a poll.
-type presentBool struct{ set, v bool }
-
-func (p *presentBool) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case "true":
-		*p = presentBool{true, true}
-	case "false":
-		*p = presentBool{true, false}
-	case "null":
-		*p = presentBool{}
-	default:
-		return fmt.Errorf("not a boolean: %.20s", b)
+	baseURL, err := url.Parse(base)
+	if err != nil || baseURL.Host == "" {
+		return nil, fmt.Errorf("bad Jenkins URL %q", base)
 	}
-	return nil
-}
-
-// notNull records whether a value was present and not null.
-type notNull bool
-
-func (n *notNull) UnmarshalJSON(b []byte) error {
-	*n = string(b) != "null"
-	return nil
-}
-
-type computerSetJSON struct {
-	Computer *[]computerJSON `json:"computer"`
-}
-
-func (c computerJSON) info() (agent.NodeInfo, error) {
-	if c.DisplayName == "" {
-		return agent.NodeInfo{}, errors.New("computer without displayName")
-	}
-	if !c.Offline.set || !c.TemporarilyOffline.set {
-		return agent.NodeInfo{}, fmt.Errorf("computer %q without offline/temporarilyOffline", c.DisplayName)
-	}
-	n := agent.NodeInfo{
-		Name:               c.DisplayName,
-		Offline:            c.Offline.v,
-		TemporarilyOffline: c.TemporarilyOffline.v,
-		CauseClass:         c.OfflineCause.Class,
-		CauseReason:        c.OfflineCauseReason,
-		Connected:          !c.Offline.v || bool(c.AbsoluteRemotePath),
-		Launchable:         c.LaunchSupported && !c.JnlpAgent,
-		Idle:               c.Idle,
-	}
-	if n.TemporarilyOffline && !n.Offline {
-		return agent.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.DisplayName)
-	}
-	return n, nil
+	return &Client{req: req, base: baseURL, timeout: o.Timeout}, nil
 }
 
 // Computers reads every node with one tree-filtered request.
 func (c *Client) Computers(ctx context.Context) (agent.Snapshot, error) {
-	const op = "read computers"
-	var set computerSetJSON
-	resp, err := c.getJSON(ctx, op, "", "/computer/", computersTree, &set)
+	d, owned := c.decoders.get()
+	defer c.decoders.put(owned)
+	var nodes map[string]agent.NodeInfo
+	resp, err := c.getJSON(ctx, "read computers", "", "/computer/", computersTree, func(r io.Reader) (err error) {
+		nodes, err = d.computers(r)
+		return err
+	})
 	if err != nil {
 		return agent.Snapshot{}, err
 	}
-	if set.Computer == nil {
-		return agent.Snapshot{}, badResponse(op, "", resp, errors.New(`no "computer" list`))
-	}
-	snap := agent.Snapshot{
-		Nodes:   make(map[string]agent.NodeInfo, len(*set.Computer)),
+	return agent.Snapshot{
+		Nodes:   nodes,
 		Version: resp.Header.Get("X-Jenkins"),
 		Session: resp.Header.Get("X-Jenkins-Session"),
-	}
-	for _, cj := range *set.Computer {
-		if cj.Class == builtInClass {
-			continue
-		}
-		n, err := cj.info()
-		if err != nil {
-			return agent.Snapshot{}, badResponse(op, "", resp, err)
-		}
-		if _, dup := snap.Nodes[n.Name]; dup {
-			return agent.Snapshot{}, badResponse(op, "", resp, fmt.Errorf("computer %q listed twice", n.Name))
-		}
-		snap.Nodes[n.Name] = n
-	}
-	return snap, nil
+	}, nil
 }
 
 // Computer reads one node.
 func (c *Client) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
 	const op = "read computer"
-	var cj computerJSON
-	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, &cj)
+	d, owned := c.decoders.get()
+	defer c.decoders.put(owned)
+	var n agent.NodeInfo
+	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, func(r io.Reader) (err error) {
+		n, err = d.computer(r)
+		return err
+	})
 	if err != nil {
 		return agent.NodeInfo{}, err
-	}
-	n, err := cj.info()
-	if err != nil {
-		return agent.NodeInfo{}, badResponse(op, name, resp, err)
 	}
 	if n.Name != name {
 		return agent.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("asked for %q, got %q", name, n.Name))
@@ -230,33 +150,21 @@ func (c *Client) Computer(ctx context.Context, name string) (agent.NodeInfo, err
 	return n, nil
 }
 
-// BringOnline toggles a temporarily-offline node back online.
-func (c *Client) BringOnline(ctx context.Context, name string) error {
-	return c.post(ctx, "toggleOffline", name, nil)
-}
-
-// Park sets the node temporarily offline with message; idempotent.
-func (c *Client) Park(ctx context.Context, name, message string) error {
-	return c.post(ctx, "changeOfflineCause", name, map[string]string{"offlineMessage": message})
-}
-
-// Launch asks Jenkins to connect the agent.
-func (c *Client) Launch(ctx context.Context, name string) error {
-	return c.post(ctx, "launchSlaveAgent", name, nil)
-}
-
 func nodePath(name string) string { return "/computer/" + url.PathEscape(name) }
 
-// getJSON reads endpoint/api/json?tree=tree into v. The body is decoded
-// as it streams in (a thousand nodes are some 300 kB: no copies), and the
-// status, content type and decode error are all checked: gojenkins itself
-// would pass a 403 page or an empty body off as an unchanged reading.
-func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, v any) (*http.Response, error) {
+// getJSON reads endpoint/api/json?tree=tree and hands the body to decode
+// as it streams in (a thousand nodes are some 300 kB: no copies). The
+// status, content type, reading and decoding are all checked: gojenkins
+// itself would pass a 403 page or an empty body off as an unchanged
+// reading.
+func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, decode func(io.Reader) error) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	body := &jsonBody{decode: decode}
+	ctx = context.WithValue(ctx, jsonBodyKey{}, body)
 	ar := gojenkins.NewAPIRequest(http.MethodGet, endpoint, nil)
 	ar.Suffix = "api/json"
-	resp, err := c.req.Do(ctx, ar, v, map[string]string{"tree": tree})
+	resp, err := c.req.Do(ctx, ar, &struct{}{}, map[string]string{"tree": tree})
 	if resp == nil {
 		if err == nil {
 			err = errors.New("no response")
@@ -266,19 +174,23 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, v
 	if resp.StatusCode != http.StatusOK {
 		return resp, statusError(op, node, resp, "")
 	}
-	// An HTML page with status 200 (a login form, a proxy's error page)
-	// must not pass for data. Other types are left to the JSON decoder:
-	// servers that omit the header get text/plain sniffed by Go.
-	if ct := strings.ToLower(resp.Header.Get("Content-Type")); strings.Contains(ct, "html") {
-		return resp, badResponse(op, node, resp, fmt.Errorf("content type %q, not JSON", ct))
+	if isHTML(resp) {
+		return resp, badResponse(op, node, resp, fmt.Errorf("content type %q, not JSON", resp.Header.Get("Content-Type")))
 	}
-	if err != nil {
-		if isDecodeError(err) || errors.Is(err, errBodyTooLarge) {
-			return resp, badResponse(op, node, resp, fmt.Errorf("decoding JSON: %w", err))
-		}
+	switch {
+	case err != nil:
 		return resp, transportError(op, node, err)
+	case !body.read:
+		return resp, badResponse(op, node, resp, errors.New("the answer's body was not read"))
+	case body.err == nil:
+		return resp, nil
+	case body.readErr == nil:
+		return resp, badResponse(op, node, resp, body.err)
+	case isDecodeError(body.readErr) || errors.Is(body.readErr, errBodyTooLarge):
+		return resp, badResponse(op, node, resp, fmt.Errorf("reading JSON: %w", body.readErr))
+	default:
+		return resp, transportError(op, node, body.readErr)
 	}
-	return resp, nil
 }
 
 func (c *Client) post(ctx context.Context, action, node string, query map[string]string) error {
@@ -297,10 +209,31 @@ func (c *Client) post(ctx context.Context, action, node string, query map[string
 	if err != nil {
 		return transportError(action, node, err)
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Jenkins answers a done action with a redirect to the node's
+		// page. A redirect elsewhere (a login page, another host, a
+		// proxy's error page) means the action did not reach Jenkins.
+		if c.insideJenkins(resp) {
+			return nil
+		}
+		return &Error{Op: action, Node: node, Status: resp.StatusCode, Kind: KindBadResponse,
+			Err: errors.New("redirected outside Jenkins: check JENKINS_URL (scheme, host and path prefix)")}
+	}
 	return statusError(action, node, resp, body)
+}
+
+// insideJenkins reports whether a redirect points back into the Jenkins
+// URL: same scheme, host and port, under the path prefix.
+func (c *Client) insideJenkins(resp *http.Response) bool {
+	loc, err := resp.Location()
+	if err != nil {
+		return false
+	}
+	return loc.Scheme == c.base.Scheme && strings.EqualFold(loc.Host, c.base.Host) &&
+		strings.HasPrefix(loc.EscapedPath()+"/", strings.TrimSuffix(c.base.EscapedPath(), "/")+"/")
 }
 
 func (c *Client) postOnce(ctx context.Context, action, node string, query map[string]string) (*http.Response, string, error) {
@@ -429,6 +362,7 @@ func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
 		resp.Header.Del("X-Error")
 		resp.Header["X-Jenkins-Error"] = v
 	}
+	takeJSONBody(r, resp)
 	return resp, nil
 }
 

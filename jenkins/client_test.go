@@ -170,7 +170,7 @@ func TestTimeoutAndRefused(t *testing.T) {
 	}
 	// A POST to a dead server must fail cleanly; gojenkins' own Post would
 	// dereference a nil response while fetching a crumb.
-	if err := c.BringOnline(context.Background(), "slave02"); !errors.Is(err, ErrNetwork) {
+	if err := c.toggleOffline(context.Background(), "slave02"); !errors.Is(err, ErrNetwork) {
 		t.Errorf("POST to closed server: err = %v, want ErrNetwork", err)
 	}
 }
@@ -184,13 +184,13 @@ func TestActionsEscapeNamesAndTreatRedirectAsSuccess(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	})
 	ctx := context.Background()
-	if err := c.BringOnline(ctx, "agent 01"); err != nil {
+	if err := c.toggleOffline(ctx, "agent 01"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Park(ctx, "ağent/2?", "[jenkins-failover-watchdog] parked & done"); err != nil {
+	if err := c.changeOfflineCause(ctx, "ağent/2?", "[jenkins-failover-watchdog] parked & done"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Launch(ctx, "slave02"); err != nil {
+	if err := c.launchSlaveAgent(ctx, "slave02"); err != nil {
 		t.Fatal(err)
 	}
 	reqs := rec.requests()
@@ -223,15 +223,15 @@ func TestActionErrors(t *testing.T) {
 			w.WriteHeader(http.StatusMethodNotAllowed)
 		}
 	})
-	err := c.BringOnline(context.Background(), "s")
+	err := c.toggleOffline(context.Background(), "s")
 	var je *Error
 	if !errors.As(err, &je) || je.Kind != KindForbidden || je.Permission != "hudson.model.Computer.Connect" {
 		t.Errorf("403: %v", err)
 	}
-	if err := c.Launch(context.Background(), "s"); !errors.Is(err, ErrNotFound) {
+	if err := c.launchSlaveAgent(context.Background(), "s"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("404: %v", err)
 	}
-	if err := c.Park(context.Background(), "s", "m"); err == nil {
+	if err := c.changeOfflineCause(context.Background(), "s", "m"); err == nil {
 		t.Error("405 accepted as success")
 	}
 }
@@ -253,14 +253,15 @@ func TestCrumbFetchedOnlyWhenRejected(t *testing.T) {
 				_, _ = w.Write([]byte("<html>No valid crumb was included in the request</html>"))
 				return
 			}
+			w.Header().Set("Location", "/jenkins/computer/s/")
 			w.WriteHeader(http.StatusFound)
 		}
 	})
 	ctx := context.Background()
-	if err := c.BringOnline(ctx, "s"); err != nil {
+	if err := c.toggleOffline(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Park(ctx, "s", "m"); err != nil {
+	if err := c.changeOfflineCause(ctx, "s", "m"); err != nil {
 		t.Fatal(err)
 	}
 	if crumbs != 1 || posts != 3 {

@@ -126,13 +126,13 @@ func BenchmarkPollParts(b *testing.B) {
 			groups := l.groups()
 			states := make([]watcher.GroupState, len(groups))
 			for i := range states {
-				states[i] = watcher.Decide(groups[i], watcher.GroupState{Phase: watcher.PhaseUnknown}, snap.Nodes, params).Next
+				states[i] = watcher.Decide(groups[i], watcher.GroupState{Phase: watcher.PhaseUnknown}, watcher.Input{Nodes: snap.Nodes}, params).Next
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				for i, g := range groups {
-					d := watcher.Decide(g, states[i], snap.Nodes, params)
+					d := watcher.Decide(g, states[i], watcher.Input{Nodes: snap.Nodes}, params)
 					if len(d.Actions) > 0 {
 						b.Fatalf("group %s: unexpected actions %v", g.Name(), d.Actions)
 					}

@@ -66,36 +66,53 @@ func (n *naiveJenkins) Computers(ctx context.Context) (agent.Snapshot, error) {
 	return snap, nil
 }
 
-func (n *naiveJenkins) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
-	return n.read(ctx, name)
-}
-
-func (n *naiveJenkins) BringOnline(ctx context.Context, name string) error {
+// The naive client guards its changes as the watcher asks, reading the
+// node with gojenkins first, but confirms nothing.
+func (n *naiveJenkins) BringOnline(ctx context.Context, name string, guard agent.Guard) (agent.Change, error) {
+	fresh, err := n.read(ctx, name)
+	if err != nil {
+		return agent.Change{}, err
+	}
+	if guard != nil {
+		if err := guard(fresh); err != nil {
+			return agent.Change{Outcome: agent.Declined, Reason: err, After: fresh}, nil
+		}
+	}
 	node, err := n.j.GetNode(ctx, name)
 	if err != nil {
-		return err
+		return agent.Change{}, err
 	}
 	ok, err := node.SetOnline(ctx)
 	if err == nil && !ok {
 		err = errors.New("node not brought online")
 	}
-	return err
+	return agent.Change{Outcome: agent.Changed, After: fresh}, err
 }
 
-func (n *naiveJenkins) Park(ctx context.Context, name, message string) error {
+func (n *naiveJenkins) Park(ctx context.Context, name, message string, guard agent.Guard) (agent.Change, error) {
+	fresh, err := n.read(ctx, name)
+	if err != nil {
+		return agent.Change{}, err
+	}
+	if guard != nil {
+		if err := guard(fresh); err != nil {
+			return agent.Change{Outcome: agent.Declined, Reason: err, After: fresh}, nil
+		}
+	}
 	node, err := n.j.GetNode(ctx, name)
 	if err != nil {
-		return err
+		return agent.Change{}, err
 	}
 	_, err = node.SetOffline(ctx, message)
-	return err
+	fresh.TemporarilyOffline, fresh.CauseReason = true, message
+	return agent.Change{Outcome: agent.Changed, After: fresh}, err
 }
 
-func (n *naiveJenkins) Launch(ctx context.Context, name string) error {
+func (n *naiveJenkins) Launch(ctx context.Context, name string, guard agent.Guard) (agent.Change, error) {
 	node, err := n.j.GetNode(ctx, name)
 	if err != nil {
-		return err
+		return agent.Change{}, err
 	}
 	_, err = node.LaunchNodeBySSH(ctx)
-	return err
+	return agent.Change{Outcome: agent.Changed}, err
 }

@@ -22,8 +22,8 @@ import (
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -64,6 +64,10 @@ type envOptions struct {
 	// parked lists the nodes parked (with the watchdog's tag) before the
 	// first poll; every standby when nil.
 	parked []string
+	// version is the Jenkins release the fake plays; with one that drops
+	// the parked state on reload (2.482 to 2.555.2) the agents are
+	// configured as code.
+	version string
 	// transport replaces the client's own (the soak turns compression off
 	// to spend its time on polls rather than gzip under -race).
 	transport http.RoundTripper
@@ -101,9 +105,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fakejenkins.New(fakejenkins.Options{})
+	fake := fakejenkins.New(fakejenkins.Options{Version: o.version})
 	fake.AddUser(testUser, testToken, fakejenkins.PermRead, fakejenkins.PermDisconnect)
 	for _, a := range o.agents {
+		a.CasC = o.version != ""
 		if err := fake.AddAgent(a); err != nil {
 			t.Fatal(err)
 		}

@@ -137,8 +137,9 @@ func TestCancelDuringSlowActionFailsCleanly(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 	e.tr.waitIdle(t)
-	if got := metric(t, reg, "jenkins_failover_actions_total", "node", standby1, "action", "online", "result", "error"); got != 1 {
-		t.Errorf("actions_total{online,error} = %g, want 1", got)
+	// The first change of a failover is the claim before the toggle.
+	if got := metric(t, reg, "jenkins_failover_actions_total", "node", standby1, "action", "claim", "result", "error"); got != 1 {
+		t.Errorf("actions_total{claim,error} = %g, want 1", got)
 	}
 	if got := metric(t, reg, "jenkins_failover_jenkins_errors_total", "kind", "timeout"); got != 1 {
 		t.Errorf("jenkins_errors_total{timeout} = %g, want 1", got)
@@ -152,8 +153,8 @@ func TestCancelDuringSlowActionFailsCleanly(t *testing.T) {
 	if n := len(postsIn(e.fake.Requests())); n != 1 {
 		t.Errorf("%d POSTs, want the one that hung", n)
 	}
-	if !strings.Contains(e.logs.String(), "toggleOffline failed") {
-		t.Error("the failed toggle was not logged")
+	if !strings.Contains(e.logs.String(), "claim failed") {
+		t.Error("the failed claim was not logged")
 	}
 }
 
@@ -164,11 +165,13 @@ type panicJenkins struct {
 	armed atomic.Bool
 }
 
-func (p *panicJenkins) Computer(ctx context.Context, name string) (agent.NodeInfo, error) {
-	if p.armed.CompareAndSwap(true, false) {
-		panic("injected panic in the fresh read of " + name)
-	}
-	return p.Jenkins.Computer(ctx, name)
+func (p *panicJenkins) BringOnline(ctx context.Context, name string, guard agent.Guard) (agent.Change, error) {
+	return p.Jenkins.BringOnline(ctx, name, func(n agent.NodeInfo) error {
+		if p.armed.CompareAndSwap(true, false) {
+			panic("injected panic in the fresh read of " + name)
+		}
+		return guard(n)
+	})
 }
 
 // A panic inside one poll is recovered and counted; the poll changes

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,15 @@ var soakFaults = []fakejenkins.Fault{
 type actionKey struct{ node, action string }
 
 var actionOfPost = map[string]string{"toggleOffline": "online", "changeOfflineCause": "park", "launchSlaveAgent": "launch"}
+
+// actionOf names the watchdog action behind a POST: a changeOfflineCause
+// that writes a claim is a claim, any other one a park.
+func actionOf(r fakejenkins.RequestRecord) string {
+	if r.Action == "changeOfflineCause" && strings.Contains(r.RawQuery, "claimed+by+") {
+		return "claim"
+	}
+	return actionOfPost[r.Action]
+}
 
 // TestSoak runs thousands of polls against a controller where agents die,
 // come back and are relaunched, people hold and release nodes, the
@@ -222,7 +232,7 @@ func TestSoak(t *testing.T) {
 		after := counters()
 		posts, okPosts := map[actionKey]int{}, map[actionKey]int{}
 		for _, r := range postsIn(recs) {
-			k := actionKey{recordNode(r), actionOfPost[r.Action]}
+			k := actionKey{recordNode(r), actionOf(r)}
 			posts[k]++
 			if goodPost(r) {
 				okPosts[k]++

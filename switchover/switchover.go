@@ -15,11 +15,13 @@ import (
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 )
 
-// Jenkins is what a switchover needs; *jenkins.Client implements it.
+// Jenkins is what a switchover needs; *jenkins.Client implements it. Each
+// change is preceded by a fresh read judged by the guard and confirmed by
+// another read.
 type Jenkins interface {
 	Computer(ctx context.Context, name string) (agent.NodeInfo, error)
-	BringOnline(ctx context.Context, name string) error
-	Park(ctx context.Context, name, message string) error
+	BringOnline(ctx context.Context, name string, guard agent.Guard) (agent.Change, error)
+	Park(ctx context.Context, name, message string, guard agent.Guard) (agent.Change, error)
 }
 
 // DefaultMessage marks a primary taken offline for maintenance.
@@ -33,15 +35,16 @@ type Result struct {
 	Err    error
 }
 
-// Start takes each group's primary offline with message, after checking
-// that a standby can carry the group. A group that fails does not stop the
-// others.
+// Start takes each group's primary offline with message and the
+// maintenance tag, after checking that a standby can carry the group. A
+// group that fails does not stop the others.
 func Start(ctx context.Context, j Jenkins, groups []config.Group, message string) []Result {
 	if strings.TrimSpace(message) == "" {
 		message = DefaultMessage
 	}
-	// The message must read as a person's, never as the watchdog's tag.
-	message = strings.ReplaceAll(message, agent.ParkTag, "")
+	// The message must read as a person's, never as the watchdog's park
+	// tag, and carry the maintenance tag that End looks for.
+	message = agent.MaintenanceMessage(message)
 	results := make([]Result, 0, len(groups))
 	for _, g := range groups {
 		results = append(results, startGroup(ctx, j, g, message))
@@ -78,8 +81,18 @@ func startGroup(ctx context.Context, j Jenkins, g config.Group, message string) 
 		r.Err = fmt.Errorf("no standby of %s can carry the group (all held, missing or disconnected): not taking the primary offline", g.Name())
 		return r
 	}
-	if err := j.Park(ctx, g.Primary, message); err != nil {
+	ch, err := j.Park(ctx, g.Primary, message, func(n agent.NodeInfo) error {
+		if st := agent.Classify(n, true); st == agent.Held || st == agent.Parked {
+			return fmt.Errorf("it was taken offline meanwhile (%q)", n.CauseReason)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
 		r.Err = fmt.Errorf("taking primary %s offline: %w", g.Primary, err)
+		return r
+	case ch.Outcome == agent.Declined:
+		r.Detail = fmt.Sprintf("primary %s left alone: %v", g.Primary, ch.Reason)
 		return r
 	}
 	r.Done = true
@@ -87,49 +100,57 @@ func startGroup(ctx context.Context, j Jenkins, g config.Group, message string) 
 	return r
 }
 
-// End brings each group's primary back online if it is held, so that the
-// daemon fails back. It toggles only after a fresh read shows the primary
-// temporarily offline, and confirms with another read.
-func End(ctx context.Context, j Jenkins, groups []config.Group) []Result {
+// End brings back each group's primary that `maintenance start` took
+// offline (it carries the maintenance tag), so that the daemon fails back.
+// A primary held by a person's own message or by a node monitor is
+// reported and left alone, unless force is set (for groups named one by
+// one: a person decided for that primary).
+func End(ctx context.Context, j Jenkins, groups []config.Group, force bool) []Result {
 	results := make([]Result, 0, len(groups))
 	for _, g := range groups {
-		results = append(results, endGroup(ctx, j, g))
+		results = append(results, endGroup(ctx, j, g, force))
 	}
 	return results
 }
 
-func endGroup(ctx context.Context, j Jenkins, g config.Group) Result {
+func endGroup(ctx context.Context, j Jenkins, g config.Group, force bool) Result {
 	r := Result{Group: g.Name()}
-	p, err := j.Computer(ctx, g.Primary)
-	if err != nil {
-		r.Err = fmt.Errorf("reading primary %s: %w", g.Primary, err)
-		return r
-	}
-	if !p.TemporarilyOffline {
-		r.Detail = fmt.Sprintf("primary %s is not temporarily offline; nothing to do", g.Primary)
-		return r
-	}
-	if strings.Contains(p.CauseReason, agent.ParkTag) {
-		r.Err = fmt.Errorf("primary %s carries the watchdog's own tag, which it never sets on a primary; check it in Jenkins", g.Primary)
-		return r
-	}
-	if err := j.BringOnline(ctx, g.Primary); err != nil {
+	ch, err := j.BringOnline(ctx, g.Primary, func(n agent.NodeInfo) error {
+		switch {
+		case strings.Contains(n.CauseReason, agent.ParkTag):
+			return fmt.Errorf("it carries the watchdog's park tag, which the watchdog never sets on a primary (%q); check it in Jenkins", n.CauseReason)
+		case agent.InMaintenance(n), force:
+			return nil
+		default:
+			return fmt.Errorf("it was taken offline by someone else, not by maintenance start (%q, %s); bring it back in Jenkins, or name the group with --force", n.CauseReason, causeName(n.CauseClass))
+		}
+	})
+	switch {
+	case err != nil:
 		r.Err = fmt.Errorf("bringing primary %s online: %w", g.Primary, err)
-		return r
-	}
-	after, err := j.Computer(ctx, g.Primary)
-	if err != nil {
-		r.Err = fmt.Errorf("reading primary %s after the toggle: %w", g.Primary, err)
-		return r
-	}
-	if after.TemporarilyOffline {
-		r.Err = fmt.Errorf("primary %s is still temporarily offline after the toggle", g.Primary)
-		return r
-	}
-	r.Done = true
-	r.Detail = fmt.Sprintf("primary %s back online (connected: %t); the watchdog parks the standby after WATCHDOG_FAILBACK_AFTER polls", g.Primary, after.Connected)
-	if !after.Connected {
-		r.Detail += "; the agent is not connected yet"
+	case ch.Outcome == agent.Already:
+		r.Detail = fmt.Sprintf("primary %s is not temporarily offline; nothing to do", g.Primary)
+	case ch.Outcome == agent.Declined:
+		r.Err = fmt.Errorf("primary %s left offline: %v", g.Primary, ch.Reason)
+	default:
+		r.Done = true
+		r.Detail = fmt.Sprintf("primary %s back online (connected: %t); the watchdog parks the standby after WATCHDOG_FAILBACK_AFTER polls", g.Primary, ch.After.Connected)
+		if !ch.After.Connected {
+			r.Detail += "; the agent is not connected yet"
+		}
 	}
 	return r
+}
+
+func causeName(class string) string {
+	switch class {
+	case agent.CauseUser:
+		return "a person"
+	case "":
+		return "no cause"
+	}
+	if i := strings.LastIndexAny(class, ".$"); i >= 0 {
+		return "a node monitor: " + class[i+1:]
+	}
+	return class
 }

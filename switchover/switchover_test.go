@@ -59,7 +59,7 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 		t.Fatalf("start results = %+v; want the first two done and lonely-a refused", res)
 	}
 	for _, n := range []string{"slave01", "build-a"} {
-		if s, _ := fake.Node(n); !s.TemporarilyOffline || s.CauseReason != "kernel upgrade" {
+		if s, _ := fake.Node(n); !s.TemporarilyOffline || s.CauseReason != "kernel upgrade "+agent.MaintenanceTag {
 			t.Errorf("%s after start: %+v", n, s)
 		}
 	}
@@ -90,7 +90,7 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 
 	// End: primaries back; one end fails (injected), the other goes ahead.
 	fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultStatus, Status: http.StatusInternalServerError, Method: http.MethodPost, Node: "build-a"})
-	res = switchover.End(ctx, client, groups)
+	res = switchover.End(ctx, client, groups, false)
 	if !res[0].Done || res[1].Err == nil || res[2].Done || res[2].Err != nil {
 		t.Fatalf("end results = %+v", res)
 	}
@@ -110,7 +110,7 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 	}
 	// The daemon itself never sent a change to a primary.
 	for _, r := range fake.Requests() {
-		if r.Method == http.MethodPost && r.Action == "changeOfflineCause" && strings.Contains(r.RawQuery, "jenkins-failover-watchdog") {
+		if r.Method == http.MethodPost && r.Action == "changeOfflineCause" && strings.Contains(r.RawQuery, "%5Bjenkins-failover-watchdog%5D") {
 			for _, g := range groups {
 				if strings.Contains(r.Path, "/computer/"+g.Primary+"/") {
 					t.Errorf("watchdog parked primary: %+v", r)

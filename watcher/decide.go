@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"maps"
+	"time"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
@@ -11,36 +12,58 @@ import (
 type Phase string
 
 const (
-	PhaseUnknown        Phase = "unknown"         // no successful poll yet
-	PhaseNormal         Phase = "normal"          // primary online, every standby parked
-	PhaseSuspect        Phase = "suspect"         // primary offline, fewer than FAILOVER_AFTER polls
-	PhaseFailingOver    Phase = "failing_over"    // a standby was asked to come online and is not online yet
-	PhaseFailedOver     Phase = "failed_over"     // primary down, a standby carries
-	PhaseMaintenance    Phase = "maintenance"     // primary held by a person, a standby carries
-	PhaseFailingBack    Phase = "failing_back"    // primary back, standby carries until FAILBACK_AFTER polls
-	PhaseManualFailback Phase = "manual_failback" // primary back, standby carries until an operator parks it
-	PhaseDown           Phase = "down"            // primary down and no standby can carry
+	PhaseUnknown         Phase = "unknown"          // no successful poll yet
+	PhaseNormal          Phase = "normal"           // primary online, every standby parked
+	PhaseSuspect         Phase = "suspect"          // primary offline, not long enough to fail over
+	PhaseFailingOver     Phase = "failing_over"     // a standby was asked to come online and is not online yet
+	PhaseFailedOver      Phase = "failed_over"      // primary down, a standby carries
+	PhaseMaintenance     Phase = "maintenance"      // primary held by a person, a standby carries
+	PhaseFailingBack     Phase = "failing_back"     // primary back, standby carries until FAILBACK_AFTER polls
+	PhaseFailbackPending Phase = "failback_pending" // primary back and stable, failback waits for its window
+	PhaseManualFailback  Phase = "manual_failback"  // primary back, standby carries until an operator parks it
+	PhaseDown            Phase = "down"             // primary down and no standby can carry
 )
 
 // Phases lists every phase, for metrics.
 var Phases = []Phase{PhaseNormal, PhaseSuspect, PhaseFailingOver, PhaseFailedOver, PhaseMaintenance,
-	PhaseFailingBack, PhaseManualFailback, PhaseDown, PhaseUnknown}
+	PhaseFailingBack, PhaseFailbackPending, PhaseManualFailback, PhaseDown, PhaseUnknown}
 
 // StandbyCarries reports whether a standby is carrying the group.
 func (p Phase) StandbyCarries() bool {
 	switch p {
-	case PhaseFailedOver, PhaseMaintenance, PhaseFailingBack, PhaseManualFailback:
+	case PhaseFailedOver, PhaseMaintenance, PhaseFailingBack, PhaseFailbackPending, PhaseManualFailback:
 		return true
 	}
 	return false
 }
+
+// Window is when automatic failback may happen; nil means any time.
+type Window interface{ Contains(time.Time) bool }
 
 // Params are the knobs of the decision.
 type Params struct {
 	FailoverAfter int
 	FailbackAfter int
 	StandbyWait   int
-	Failback      config.FailbackMode
+	// StartupPatience is the number of polls a primary that has not
+	// connected since the controller started gets before it counts as
+	// down (Jenkins launches agents in the background after a start).
+	StartupPatience int
+	Failback        config.FailbackMode
+	FailbackWindow  Window
+	// Instance names this watchdog in the claims it writes on standbys,
+	// so that several instances never toggle the same standby.
+	Instance string
+	DryRun   bool
+}
+
+// Input is one poll's reading, with what the decision may not take from
+// the world itself: the time, and a random number of polls to back off
+// after a collision with another instance.
+type Input struct {
+	Nodes  map[string]agent.NodeInfo
+	Now    time.Time
+	Jitter int
 }
 
 // GroupState is what the watchdog remembers of a group between polls. All
@@ -52,10 +75,20 @@ type GroupState struct {
 	Active           string
 	PrimaryDownPolls int
 	PrimaryUpPolls   int
-	// Candidate is the standby asked to come online during this failover,
-	// and CandidatePolls the polls it has had to get there.
+	// Candidate is the standby being brought online during this failover,
+	// by this instance or by another one whose claim it carries, and
+	// CandidatePolls the polls it has had to get there.
 	Candidate      string
 	CandidatePolls int
+	// Claimed is the standby seen claimed by a watchdog (this one or
+	// another) during this failover: when it comes online, a watchdog
+	// brought it up, Jenkins did not.
+	Claimed string
+	// PeerClaim is another instance's claim being waited for, and
+	// PeerClaimPolls for how many polls it has stood without the standby
+	// being toggled. A claim that stands too long is taken over.
+	PeerClaim      string
+	PeerClaimPolls int
 	// Grace is a number of polls during which a primary reading offline
 	// is not counted: set when the controller restarted.
 	Grace int
@@ -70,7 +103,8 @@ type GroupState struct {
 type ActionKind string
 
 const (
-	ActionOnline ActionKind = "online" // toggleOffline a parked standby
+	ActionClaim  ActionKind = "claim"  // changeOfflineCause with this instance's claim, before bringing a standby online
+	ActionOnline ActionKind = "online" // toggleOffline a parked standby that carries this instance's claim
 	ActionPark   ActionKind = "park"   // changeOfflineCause with the watchdog's tag
 	ActionLaunch ActionKind = "launch" // launchSlaveAgent
 )
@@ -80,11 +114,19 @@ type Action struct {
 	Kind ActionKind
 	Node string
 	Why  string
+	// Message is the offline message a park or claim writes.
+	Message string
 	// Commits marks the actions the new state depends on: parking the
 	// carrier on failback. Next is kept only when all of them succeed.
 	Commits bool
 	// Retag parks even a node already parked, to rewrite the message.
 	Retag bool
+	// OnlyIfOffline parks only a node that is not online: a standby
+	// given up on must not be parked if it came online meanwhile.
+	OnlyIfOffline bool
+	// Replaces is another instance's claim that a claim may overwrite,
+	// because it stood too long.
+	Replaces string
 }
 
 // Decision is the outcome of Decide for one group.
@@ -95,12 +137,18 @@ type Decision struct {
 	// sent (dry run): nothing that depends on the change is committed.
 	OnFailure GroupState
 	Actions   []Action
-	// Failover is true when this poll saw the standby the watchdog asked
-	// for come online: the failover is complete.
+	// Failover is true when this poll saw the standby being brought up
+	// come online: the failover is complete.
 	Failover bool
 	// Failback is true when the actions return the carrying standby to
 	// standby; it counts only if they succeed.
 	Failback bool
+	// Unparked lists standbys found online with no failover in progress
+	// (Jenkins dropped their temporarily-offline mark) and parked again.
+	Unparked []string
+	// WaitsForPeer is true when another instance's claim on the standby
+	// is being waited for.
+	WaitsForPeer bool
 }
 
 const counterCap = 1 << 30
@@ -108,212 +156,377 @@ const counterCap = 1 << 30
 // Decide is the whole policy: from the previous state of a group and a
 // fresh reading of its nodes, the next state and the changes to ask for.
 // It never emits an action on the primary or on a held or missing node, and
-// at most one action per node except online followed by launch.
-func Decide(g config.Group, prev GroupState, nodes map[string]agent.NodeInfo, p Params) Decision {
-	state := func(name string) agent.State {
-		n, ok := nodes[name]
-		return agent.Classify(n, ok)
-	}
-	next := prev
-	next.Tried = maps.Clone(prev.Tried)
-
-	primaryUp := state(g.Primary) == agent.Online
+// at most one action per node except claim, online and launch in a row.
+// Each situation of the README's state table is one method below.
+func Decide(g config.Group, prev GroupState, in Input, p Params) Decision {
+	s := newSituation(g, prev, in, p)
 	switch {
-	case primaryUp:
-		next.PrimaryUpPolls = min(prev.PrimaryUpPolls+1, counterCap)
-		next.PrimaryDownPolls, next.Grace = 0, 0
+	case s.primaryUp && s.carrier == "":
+		s.normal()
+	case s.carrier != "" && !s.broughtUp() && (s.primaryUp || s.startingUp && s.waiting()):
+		s.unparked()
+	case s.primaryUp:
+		s.failingBack()
+	case s.carrier != "":
+		s.carried()
+	case s.waiting():
+		s.suspect()
+	default:
+		s.failingOver()
+	}
+	return s.done()
+}
+
+// situation is one group's decision in the making.
+type situation struct {
+	g    config.Group
+	prev GroupState
+	in   Input
+	p    Params
+	next GroupState
+	d    Decision
+
+	primaryUp bool
+	// startingUp: the primary has not connected since the controller
+	// started (offline with no cause at all).
+	startingUp bool
+	threshold  int
+	carrier    string
+	online     []string // standbys online, in priority order
+}
+
+func newSituation(g config.Group, prev GroupState, in Input, p Params) *situation {
+	s := &situation{g: g, prev: prev, in: in, p: p, next: prev, threshold: p.FailoverAfter}
+	s.next.Tried = maps.Clone(prev.Tried)
+	primary, present := in.Nodes[g.Primary]
+	s.primaryUp = s.state(g.Primary) == agent.Online
+	s.startingUp = present && primary.NeverConnected()
+	if s.startingUp {
+		s.threshold = max(p.FailoverAfter, p.StartupPatience)
+	}
+	switch {
+	case s.primaryUp:
+		s.next.PrimaryUpPolls = min(prev.PrimaryUpPolls+1, counterCap)
+		s.next.PrimaryDownPolls, s.next.Grace = 0, 0
 	case prev.Grace > 0:
 		// The controller just restarted: every agent reads disconnected
 		// until it reconnects. Give them time before counting.
-		next.Grace = prev.Grace - 1
-		next.PrimaryUpPolls = 0
+		s.next.Grace = prev.Grace - 1
+		s.next.PrimaryUpPolls = 0
 	default:
-		next.PrimaryDownPolls = min(prev.PrimaryDownPolls+1, counterCap)
-		next.PrimaryUpPolls = 0
+		s.next.PrimaryDownPolls = min(prev.PrimaryDownPolls+1, counterCap)
+		s.next.PrimaryUpPolls = 0
 	}
+	for _, sb := range g.Standbys {
+		if s.state(sb) == agent.Online {
+			s.online = append(s.online, sb)
+		}
+	}
+	s.carrier = chooseCarrier(s.online, prev.Active, in.Nodes)
+	return s
+}
 
-	var onlineStandbys []string
-	for _, s := range g.Standbys {
-		if state(s) == agent.Online {
-			onlineStandbys = append(onlineStandbys, s)
-		}
-	}
-	carrier := chooseCarrier(onlineStandbys, prev.Active, nodes)
+func (s *situation) state(name string) agent.State {
+	n, ok := s.in.Nodes[name]
+	return agent.Classify(n, ok)
+}
 
-	var d Decision
-	has := func(node string) bool {
-		for _, a := range d.Actions {
-			if a.Node == node {
-				return true
-			}
-		}
-		return false
-	}
-	add := func(a Action) {
-		// One change per node per poll; a launch may follow the toggle
-		// of a standby whose channel is down.
-		last := len(d.Actions) - 1
-		followsToggle := a.Kind == ActionLaunch && last >= 0 &&
-			d.Actions[last].Kind == ActionOnline && d.Actions[last].Node == a.Node
-		if !has(a.Node) || followsToggle {
-			d.Actions = append(d.Actions, a)
-		}
-	}
-	park := func(node, why string) { add(Action{Kind: ActionPark, Node: node, Why: why}) }
-	for _, s := range onlineStandbys {
-		if s != carrier {
-			park(s, "another standby already carries the group")
-		}
-	}
-	// A disconnected standby that is not temporarily offline would take
-	// builds as soon as it reconnects: park it unless it is the carrier
-	// or the standby being brought up.
-	parkStrays := func(except string) {
-		for _, s := range g.Standbys {
-			if s != except && state(s) == agent.Disconnected {
-				park(s, "standby must stay parked while another node carries the group")
-			}
-		}
-	}
-	done := func() Decision {
-		d.Next = next
-		if d.OnFailure.Phase == "" {
-			d.OnFailure = next
-		}
-		return d
-	}
+// waiting: the primary is offline, but not for long enough to fail over.
+func (s *situation) waiting() bool {
+	return !s.primaryUp && s.next.PrimaryDownPolls < s.threshold
+}
 
-	if primaryUp {
-		next.Candidate, next.CandidatePolls, next.Tried = "", 0, nil
-		if carrier == "" {
-			next.Phase, next.Active = PhaseNormal, g.Primary
-			parkStrays("")
-			// A standby left with the give-up message of a finished
-			// failover would be skipped by the next one after a restart.
-			for _, s := range g.Standbys {
-				if tried, _ := triedByTag(nodes[s]); tried && state(s) == agent.Parked {
-					add(Action{Kind: ActionPark, Node: s, Why: "standby", Retag: true})
-				}
-			}
-			return done()
-		}
-		next.Active = carrier
-		switch {
-		case p.Failback == config.FailbackManual:
-			next.Phase = PhaseManualFailback
-			parkStrays(carrier)
-		case next.PrimaryUpPolls < p.FailbackAfter:
-			next.Phase = PhaseFailingBack
-			parkStrays(carrier)
-		default:
-			d.OnFailure = next
-			d.OnFailure.Phase = PhaseFailingBack
-			add(Action{Kind: ActionPark, Node: carrier, Why: "primary " + g.Primary + " is back", Commits: true})
-			d.Failback = true
-			parkStrays("")
-			next.Phase, next.Active = PhaseNormal, g.Primary
-		}
-		return done()
-	}
+// broughtUp: the online carrier is one a watchdog brought up or found
+// carrying, not one Jenkins put online by itself.
+func (s *situation) broughtUp() bool {
+	c := s.carrier
+	return (c == s.prev.Active && s.prev.Phase.StandbyCarries()) || c == s.prev.Candidate || c == s.prev.Claimed
+}
 
-	if carrier != "" {
-		d.Failover = prev.Candidate == carrier
-		next.Candidate, next.CandidatePolls = "", 0
-		next.Active = carrier
-		next.Phase = PhaseFailedOver
-		if state(g.Primary) == agent.Held {
-			next.Phase = PhaseMaintenance
-		}
-		parkStrays(carrier)
-		return done()
-	}
-
-	next.Active = ""
-	if next.PrimaryDownPolls < p.FailoverAfter {
-		next.Phase = PhaseSuspect
-		return done()
-	}
-
-	bringUp := func(s string) []Action {
-		n := nodes[s]
-		why := "primary " + g.Primary + " is down"
-		switch state(s) {
-		case agent.Parked:
-			acts := []Action{{Kind: ActionOnline, Node: s, Why: why}}
-			if !n.Connected && n.Launchable {
-				acts = append(acts, Action{Kind: ActionLaunch, Node: s, Why: "standby is disconnected"})
-			}
-			return acts
-		case agent.Disconnected:
-			if n.Launchable {
-				return []Action{{Kind: ActionLaunch, Node: s, Why: why}}
-			}
-			// An inbound agent can only be waited for.
-			return []Action{}
-		}
-		return nil
-	}
-
-	if c := prev.Candidate; c != "" {
-		cs := state(c)
-		switch {
-		case cs == agent.Held || cs == agent.Missing:
-			// Someone took the standby for themselves, or deleted it.
-			next.Tried = withTried(next.Tried, c, false)
-			next.Candidate, next.CandidatePolls = "", 0
-		case prev.CandidatePolls+1 >= p.StandbyWait:
-			// It had its chance. Park it, saying so in Jenkins, so that
-			// it takes no build the moment it connects while the next
-			// standby carries, and so a restarted watchdog skips it too.
-			connected := nodes[c].Connected
-			add(Action{Kind: ActionPark, Node: c, Why: giveUpMessage(connected), Retag: true})
-			next.Tried = withTried(next.Tried, c, connected)
-			next.Candidate, next.CandidatePolls = "", 0
-		default:
-			next.CandidatePolls = prev.CandidatePolls + 1
-			next.Phase = PhaseFailingOver
-			if cs == agent.Parked {
-				// The last attempt did not take (a failed request, or
-				// someone parked it again): try once more this poll.
-				for _, a := range bringUp(c) {
-					add(a)
-				}
-			}
-			parkStrays(c)
-			return done()
+// normal: the primary carries. Standbys that would take builds on
+// reconnecting are parked, and messages of a finished failover (give-ups,
+// claims) are rewritten, so that the next failover starts afresh.
+func (s *situation) normal() {
+	s.endFailover()
+	s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
+	s.parkStrays("")
+	for _, sb := range s.g.Standbys {
+		n := s.in.Nodes[sb]
+		if tried, _ := triedByTag(n); (tried || agent.ClaimOwner(n) != "") && s.state(sb) == agent.Parked {
+			s.add(Action{Kind: ActionPark, Node: sb, Why: "standby", Retag: true})
 		}
 	}
+}
 
-	// Pick the first standby by priority that can be brought up. The pick
-	// is kept even if the request fails: the candidate gets StandbyWait
-	// polls, one attempt each, before the next standby is tried.
-	for _, s := range g.Standbys {
-		n := nodes[s]
-		if wasConnected, tried := next.Tried[s]; tried && (wasConnected || !n.Connected) {
-			continue
-		}
-		if tagged, wasConnected := triedByTag(n); tagged && (wasConnected || !n.Connected) {
-			if _, mem := next.Tried[s]; !mem {
-				continue
-			}
-		}
-		acts := bringUp(s)
-		if acts == nil {
-			continue
-		}
-		delete(next.Tried, s)
-		for _, a := range acts {
-			add(a)
-		}
-		next.Candidate, next.CandidatePolls = s, 0
-		next.Phase = PhaseFailingOver
-		parkStrays(s)
-		return done()
+// unparked: a standby is online while no failover is in progress (Jenkins
+// 2.482 to 2.555.2 drop the temporarily-offline mark of agents configured
+// as code on every start and reload). It is parked again at once; it is
+// no failback.
+func (s *situation) unparked() {
+	for _, sb := range s.online {
+		s.add(Action{Kind: ActionPark, Node: sb, Why: "came online with no failover in progress"})
+		s.d.Unparked = append(s.d.Unparked, sb)
+	}
+	s.parkStrays("")
+	if s.primaryUp {
+		s.endFailover()
+		s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
+		return
+	}
+	s.next.Phase, s.next.Active = PhaseSuspect, ""
+}
+
+// failingBack: the primary is back while a standby carries. The standby is
+// parked once the primary has been stable for FAILBACK_AFTER polls, inside
+// the failback window, unless failback is manual.
+func (s *situation) failingBack() {
+	s.endFailover()
+	s.next.Active = s.carrier
+	s.parkOthers()
+	switch {
+	case s.p.Failback == config.FailbackManual:
+		s.next.Phase = PhaseManualFailback
+		s.parkStrays(s.carrier)
+	case s.next.PrimaryUpPolls < s.p.FailbackAfter:
+		s.next.Phase = PhaseFailingBack
+		s.parkStrays(s.carrier)
+	case s.p.FailbackWindow != nil && !s.p.FailbackWindow.Contains(s.in.Now):
+		s.next.Phase = PhaseFailbackPending
+		s.parkStrays(s.carrier)
+	default:
+		s.d.OnFailure = s.next
+		s.d.OnFailure.Phase = PhaseFailingBack
+		s.add(Action{Kind: ActionPark, Node: s.carrier, Why: "primary " + s.g.Primary + " is back", Commits: true})
+		s.d.Failback = true
+		s.parkStrays("")
+		s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
+	}
+}
+
+// carried: the primary is offline and a standby is online: it carries.
+func (s *situation) carried() {
+	s.d.Failover = s.prev.Candidate == s.carrier
+	s.next.Candidate, s.next.CandidatePolls = "", 0
+	s.next.PeerClaim, s.next.PeerClaimPolls = "", 0
+	s.next.Claimed = s.carrier
+	s.next.Active = s.carrier
+	s.next.Phase = PhaseFailedOver
+	if s.state(s.g.Primary) == agent.Held {
+		s.next.Phase = PhaseMaintenance
+	}
+	s.parkOthers()
+	s.parkStrays(s.carrier)
+}
+
+// suspect: the primary is offline, not for long enough. On the last poll
+// before failing over, the first usable standby is claimed, so that when
+// several instances poll in step, the claim of only one stands by the time
+// any of them toggles.
+func (s *situation) suspect() {
+	s.next.Phase, s.next.Active = PhaseSuspect, ""
+	if s.next.Grace > 0 || s.next.PrimaryDownPolls+1 < s.threshold || s.prev.Candidate != "" {
+		return
+	}
+	sb := s.pick()
+	if sb == "" || s.state(sb) != agent.Parked {
+		return
+	}
+	// A claim already there, this instance's or another's, stands.
+	s.next.Claimed = sb
+	if agent.ClaimOwner(s.in.Nodes[sb]) == "" {
+		s.claim(sb, "")
+	}
+}
+
+// failingOver: the primary has been offline long enough and no standby is
+// online. The candidate is followed, given up on after STANDBY_WAIT polls,
+// or the next standby by priority is brought up.
+func (s *situation) failingOver() {
+	s.next.Active = ""
+	if c := s.prev.Candidate; c != "" && s.followCandidate(c) {
+		return
+	}
+	if sb := s.pick(); sb != "" {
+		s.next.Candidate, s.next.CandidatePolls = sb, 0
+		s.next.Phase = PhaseFailingOver
+		delete(s.next.Tried, sb)
+		s.bringUp(sb)
+		s.parkStrays(sb)
+		return
 	}
 	// Nothing can be brought up. A tried standby that reconnects by itself
 	// is left alone: it will carry, which beats nothing carrying.
-	next.Phase = PhaseDown
-	return done()
+	s.next.Phase = PhaseDown
+}
+
+// followCandidate handles the standby being brought up. It returns false
+// when the candidate is dropped and the next one must be picked.
+func (s *situation) followCandidate(c string) bool {
+	cs := s.state(c)
+	n := s.in.Nodes[c]
+	owner := agent.ClaimOwner(n)
+	switch {
+	case cs == agent.Held || cs == agent.Missing:
+		// Someone took the standby for themselves, or deleted it.
+		s.next.Tried = withTried(s.next.Tried, c, false)
+		s.next.Candidate, s.next.CandidatePolls = "", 0
+		return false
+	case cs == agent.Parked && owner != "" && owner != s.me():
+		// Another instance claimed it and has not toggled it yet: wait,
+		// unless its claim has stood too long (that instance died).
+		s.next.Phase = PhaseFailingOver
+		s.bringUp(c)
+		s.parkStrays(c)
+		return true
+	case s.prev.CandidatePolls+1 >= s.p.StandbyWait:
+		// It had its chance. Park it, saying so in Jenkins, so that it
+		// takes no build the moment it connects while the next standby
+		// carries, and so a restarted watchdog skips it too.
+		s.add(Action{Kind: ActionPark, Node: c, Why: giveUpMessage(n.Connected), Retag: true, OnlyIfOffline: true})
+		s.next.Tried = withTried(s.next.Tried, c, n.Connected)
+		s.next.Candidate, s.next.CandidatePolls = "", 0
+		s.next.PeerClaim, s.next.PeerClaimPolls = "", 0
+		return false
+	default:
+		s.next.CandidatePolls = s.prev.CandidatePolls + 1
+		s.next.Phase = PhaseFailingOver
+		if cs == agent.Parked {
+			// The last attempt did not take (a failed request, or
+			// someone parked it again): try once more this poll.
+			s.bringUp(c)
+		}
+		s.parkStrays(c)
+		return true
+	}
+}
+
+// bringUp asks for a standby to come online. A parked one is claimed
+// first (unless this instance's claim is already there), then toggled once
+// a fresh read shows the claim is still this instance's; another
+// instance's claim is waited for. A disconnected one is launched, or, if
+// inbound, waited for.
+func (s *situation) bringUp(sb string) {
+	n := s.in.Nodes[sb]
+	why := "primary " + s.g.Primary + " is down"
+	switch s.state(sb) {
+	case agent.Parked:
+		s.next.Claimed = sb
+		switch owner := agent.ClaimOwner(n); {
+		case owner == s.me():
+		case owner == "":
+			s.claim(sb, "")
+		case owner == s.prev.PeerClaim && s.prev.PeerClaimPolls >= s.p.StandbyWait+s.in.Jitter:
+			s.claim(sb, owner)
+		default:
+			s.next.PeerClaim = owner
+			s.next.PeerClaimPolls = 1
+			if owner == s.prev.PeerClaim {
+				s.next.PeerClaimPolls = s.prev.PeerClaimPolls + 1
+			}
+			s.d.WaitsForPeer = true
+			return
+		}
+		s.next.PeerClaim, s.next.PeerClaimPolls = "", 0
+		s.add(Action{Kind: ActionOnline, Node: sb, Why: why})
+		if !n.Connected && n.Launchable {
+			s.add(Action{Kind: ActionLaunch, Node: sb, Why: "standby is disconnected"})
+		}
+	case agent.Disconnected:
+		if n.Launchable {
+			s.add(Action{Kind: ActionLaunch, Node: sb, Why: why})
+		}
+		// An inbound agent can only be waited for.
+	}
+}
+
+// pick returns the first standby by priority that can be brought up, or "".
+func (s *situation) pick() string {
+	for _, sb := range s.g.Standbys {
+		n := s.in.Nodes[sb]
+		if wasConnected, tried := s.next.Tried[sb]; tried && (wasConnected || !n.Connected) {
+			continue
+		}
+		if tagged, wasConnected := triedByTag(n); tagged && (wasConnected || !n.Connected) {
+			if _, mem := s.next.Tried[sb]; !mem {
+				continue
+			}
+		}
+		switch st := s.state(sb); {
+		case st == agent.Parked:
+			return sb
+		case st == agent.Disconnected:
+			return sb
+		}
+	}
+	return ""
+}
+
+func (s *situation) me() string { return agent.SanitizeInstance(s.p.Instance) }
+
+func (s *situation) claim(sb, replaces string) {
+	s.add(Action{Kind: ActionClaim, Node: sb, Why: "claim before bringing it online",
+		Message: agent.ClaimMessage(s.p.Instance, s.g.Name()), Replaces: replaces})
+}
+
+// endFailover forgets what a failover in progress remembers.
+func (s *situation) endFailover() {
+	s.next.Candidate, s.next.CandidatePolls, s.next.Tried = "", 0, nil
+	s.next.Claimed, s.next.PeerClaim, s.next.PeerClaimPolls = "", "", 0
+}
+
+// parkOthers parks every online standby but the carrier.
+func (s *situation) parkOthers() {
+	for _, sb := range s.online {
+		if sb != s.carrier {
+			s.add(Action{Kind: ActionPark, Node: sb, Why: "another standby already carries the group"})
+		}
+	}
+}
+
+// parkStrays parks disconnected standbys that are not temporarily offline:
+// they would take builds as soon as they reconnect. except is the carrier
+// or the standby being brought up.
+func (s *situation) parkStrays(except string) {
+	for _, sb := range s.g.Standbys {
+		if sb != except && s.state(sb) == agent.Disconnected {
+			s.add(Action{Kind: ActionPark, Node: sb, Why: "standby must stay parked while another node carries the group"})
+		}
+	}
+}
+
+// add appends an action: one change per node per poll, except that a
+// claim may be followed by the toggle and the toggle by a launch.
+func (s *situation) add(a Action) {
+	if a.Kind == ActionPark && a.Message == "" {
+		a.Message = agent.ParkMessage(a.Why)
+	}
+	var last *Action
+	for i := range s.d.Actions {
+		if s.d.Actions[i].Node == a.Node {
+			last = &s.d.Actions[i]
+		}
+	}
+	if last != nil && !(last.Kind == ActionClaim && a.Kind == ActionOnline) && !(last.Kind == ActionOnline && a.Kind == ActionLaunch) {
+		return
+	}
+	s.d.Actions = append(s.d.Actions, a)
+}
+
+func (s *situation) done() Decision {
+	s.d.Next = s.next
+	if s.d.OnFailure.Phase == "" {
+		s.d.OnFailure = s.next
+	}
+	if s.p.DryRun && len(s.d.Actions) > 0 {
+		// Nothing is sent: remember no attempt, so that the same
+		// decision stands on the next poll instead of walking the
+		// standbys.
+		st := s.d.OnFailure
+		st.Candidate, st.CandidatePolls, st.Tried = s.prev.Candidate, s.prev.CandidatePolls, s.prev.Tried
+		st.Claimed, st.PeerClaim, st.PeerClaimPolls = s.prev.Claimed, s.prev.PeerClaim, s.prev.PeerClaimPolls
+		s.d.Next, s.d.OnFailure = st, st
+	}
+	return s.d
 }
 
 // chooseCarrier picks the standby that carries among those online: the
@@ -321,14 +534,14 @@ func Decide(g config.Group, prev GroupState, nodes map[string]agent.NodeInfo, p 
 // running builds, so that parking the other aborts nothing; else the first
 // by priority. A restarted watchdog reaches the same choice from Jenkins.
 func chooseCarrier(online []string, active string, nodes map[string]agent.NodeInfo) string {
-	for _, s := range online {
-		if s == active {
-			return s
+	for _, sb := range online {
+		if sb == active {
+			return sb
 		}
 	}
-	for _, s := range online {
-		if !nodes[s].Idle {
-			return s
+	for _, sb := range online {
+		if !nodes[sb].Idle {
+			return sb
 		}
 	}
 	if len(online) > 0 {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
@@ -22,6 +23,18 @@ var (
 	killed       = agent.NodeInfo{Offline: true, CauseClass: agent.CauseChannelTermination, CauseReason: "Connection was broken", Launchable: true}
 	killedInb    = agent.NodeInfo{Offline: true, CauseClass: agent.CauseChannelTermination}
 )
+
+var (
+	starting     = agent.NodeInfo{Offline: true, Launchable: true}
+	launchFailed = agent.NodeInfo{Offline: true, CauseClass: agent.CauseLaunchFailed, CauseReason: "launch failed", Launchable: true}
+	parkedMine   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ClaimMessage("me", "p"), Connected: true, Launchable: true}
+	parkedPeer   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ClaimMessage("peer", "p"), Connected: true, Launchable: true}
+)
+
+// closedWindow is a failback window that is never open.
+type closedWindow struct{}
+
+func (closedWindow) Contains(time.Time) bool { return false }
 
 const absent = "absent"
 
@@ -81,9 +94,13 @@ func acts(d Decision) []act {
 
 func TestDecide(t *testing.T) {
 	g := config.Group{Primary: "p", Standbys: []string{"s1", "s2"}}
-	auto := Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto}
+	auto := Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto, Instance: "me"}
 	manual := auto
 	manual.Failback = config.FailbackManual
+	patient := auto
+	patient.StartupPatience = 5
+	windowed := auto
+	windowed.FailbackWindow = closedWindow{}
 
 	tests := []struct {
 		name      string
@@ -96,6 +113,8 @@ func TestDecide(t *testing.T) {
 		candidate string
 		failover  bool
 		failback  bool
+		unparked  bool
+		peerClaim string
 	}{
 		{name: "normal", prev: GroupState{Phase: PhaseNormal, Active: "p"},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": parked, "s2": parked},
@@ -103,27 +122,31 @@ func TestDecide(t *testing.T) {
 		{name: "first poll normal", prev: GroupState{},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": parkedTagged, "s2": parkedDown},
 			phase: PhaseNormal, active: "p"},
-		{name: "primary offline, below threshold", prev: GroupState{Phase: PhaseNormal, Active: "p"},
+		{name: "primary offline, below threshold: the standby is claimed a poll ahead", prev: GroupState{Phase: PhaseNormal, Active: "p"},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			want:  []act{{ActionClaim, "s1"}}, phase: PhaseSuspect},
+		{name: "primary offline, two polls from the threshold: nothing yet", params: Params{FailoverAfter: 3, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto, Instance: "me"},
+			prev:  GroupState{Phase: PhaseNormal, Active: "p"},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
 			phase: PhaseSuspect},
 		{name: "failover: toggle first standby", prev: GroupState{Phase: PhaseSuspect, PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
-			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "failover on a missing primary", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": missing, "s1": parked, "s2": parked},
-			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "failover skips held standby", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": held, "s2": parked},
-			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+			want:  []act{{ActionClaim, "s2"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "failover skips monitor-held and missing standbys", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": monitorHeld, "s2": missing},
 			phase: PhaseDown},
 		{name: "parked disconnected SSH standby: toggle and launch", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
-			want:  []act{{ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "parked disconnected inbound standby: toggle only", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedInbDn, "s2": parked},
-			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "disconnected SSH standby: launch", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked},
 			want:  []act{{ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
@@ -135,10 +158,10 @@ func TestDecide(t *testing.T) {
 			phase: PhaseFailingOver, candidate: "s1"},
 		{name: "candidate still parked: the toggle did not take, try again", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", CandidatePolls: 0},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
-			want:  []act{{ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}, {ActionLaunch, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "operator disconnected the standby with a message: held", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, CauseClass: agent.CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
-			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+			want:  []act{{ActionClaim, "s2"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "operator-disconnected standby is not parked in normal state", prev: GroupState{Phase: PhaseNormal, Active: "p"},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": {Offline: true, CauseClass: agent.CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
 			phase: PhaseNormal, active: "p"},
@@ -147,7 +170,7 @@ func TestDecide(t *testing.T) {
 			want:  []act{{ActionLaunch, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "restart: standby given up while disconnected is retried once connected", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Connected: true, Launchable: true}, "s2": parked},
-			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "restart: all given up, down", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Launchable: true}, "s2": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpUp), Connected: true}},
 			phase: PhaseDown},
@@ -162,19 +185,19 @@ func TestDecide(t *testing.T) {
 			phase: PhaseSuspect},
 		{name: "candidate timed out: park it, try the next", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s1", CandidatePolls: 2},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked},
-			want:  []act{{ActionPark, "s1"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+			want:  []act{{ActionPark, "s1"}, {ActionClaim, "s2"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "last candidate timed out: down", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s2", CandidatePolls: 2, Tried: map[string]bool{"s1": false}},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": killed},
 			want:  []act{{ActionPark, "s2"}}, phase: PhaseDown},
 		{name: "tried standby whose channel came back is tried again", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9, Tried: map[string]bool{"s1": false, "s2": false}},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedDown, "s2": parked},
-			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+			want:  []act{{ActionClaim, "s2"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "tried standby that was connected is not retried", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9, Tried: map[string]bool{"s1": true, "s2": true}},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
 			phase: PhaseDown},
 		{name: "operator holds the candidate: respected, next tried", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": held, "s2": parked},
-			want:  []act{{ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
+			want:  []act{{ActionClaim, "s2"}, {ActionOnline, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "candidate online: failover complete", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1"},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": online, "s2": parked},
 			phase: PhaseFailedOver, active: "s1", failover: true},
@@ -199,9 +222,9 @@ func TestDecide(t *testing.T) {
 		{name: "primary back long enough: failback", prev: GroupState{Phase: PhaseFailingBack, Active: "s1", PrimaryUpPolls: 2},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p", failback: true},
-		{name: "standby found online at start-up with primary up: parked after FAILBACK_AFTER", prev: GroupState{PrimaryUpPolls: 2},
+		{name: "standby found online at start-up with primary up: unparked by Jenkins, parked at once", prev: GroupState{PrimaryUpPolls: 2},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": parked, "s2": online},
-			want:  []act{{ActionPark, "s2"}}, phase: PhaseNormal, active: "p", failback: true},
+			want:  []act{{ActionPark, "s2"}}, phase: PhaseNormal, active: "p", unparked: true},
 		{name: "manual failback: standby stays", params: manual, prev: GroupState{Phase: PhaseFailedOver, Active: "s1", PrimaryUpPolls: 50},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
 			phase: PhaseManualFailback, active: "s1"},
@@ -214,6 +237,47 @@ func TestDecide(t *testing.T) {
 		{name: "held standby is never touched even when online elsewhere", prev: GroupState{Phase: PhaseNormal, Active: "p"},
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": held, "s2": monitorHeld},
 			phase: PhaseNormal, active: "p"},
+		// Life around the steady state: cold starts, Jenkins unparking
+		// standbys, several instances.
+		{name: "cold start: a primary not connected yet is given patience", params: patient, prev: GroupState{PrimaryDownPolls: 2},
+			nodes: map[string]agent.NodeInfo{"p": starting, "s1": parked, "s2": parked},
+			phase: PhaseSuspect},
+		{name: "cold start: the standby is claimed on the last poll of patience", params: patient, prev: GroupState{PrimaryDownPolls: 3},
+			nodes: map[string]agent.NodeInfo{"p": starting, "s1": parked, "s2": parked},
+			want:  []act{{ActionClaim, "s1"}}, phase: PhaseSuspect},
+		{name: "cold start: patience ends, a dead primary fails over", params: patient, prev: GroupState{PrimaryDownPolls: 4, Claimed: "s1"},
+			nodes: map[string]agent.NodeInfo{"p": starting, "s1": parkedMine, "s2": parked},
+			want:  []act{{ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "cold start: a failed launch ends patience at once", params: patient, prev: GroupState{PrimaryDownPolls: 2},
+			nodes: map[string]agent.NodeInfo{"p": launchFailed, "s1": parked, "s2": parked},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "cold start: a broken channel ends patience at once", params: patient, prev: GroupState{PrimaryDownPolls: 2},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parked, "s2": parked},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "cold start: a standby Jenkins unparked is parked again while the primary connects", params: patient, prev: GroupState{},
+			nodes: map[string]agent.NodeInfo{"p": starting, "s1": idleOnline, "s2": parked},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseSuspect, unparked: true},
+		{name: "unparked standby in manual mode is parked too", params: manual, prev: GroupState{Phase: PhaseNormal, Active: "p", PrimaryUpPolls: 40},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": idleOnline, "s2": parked},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p", unparked: true},
+		{name: "standby brought up by a peer is no unparked standby", prev: GroupState{Phase: PhaseSuspect, PrimaryDownPolls: 1, Claimed: "s1", PeerClaim: "peer"},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
+			phase: PhaseFailingBack, active: "s1"},
+		{name: "failover: a peer's claim is waited for", prev: GroupState{Phase: PhaseSuspect, PrimaryDownPolls: 1, Claimed: "s1"},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedPeer, "s2": parked},
+			phase: PhaseFailingOver, candidate: "s1", peerClaim: "peer"},
+		{name: "failover: a peer's claim that stood too long is taken over", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 9, Candidate: "s1", PeerClaim: "peer", PeerClaimPolls: 4},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedPeer, "s2": parked},
+			want:  []act{{ActionClaim, "s1"}, {ActionOnline, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
+		{name: "failover: waiting for a peer does not use up the standby's wait", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 9, Candidate: "s1", CandidatePolls: 2, PeerClaim: "peer", PeerClaimPolls: 1},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": parkedPeer, "s2": parked},
+			phase: PhaseFailingOver, candidate: "s1", peerClaim: "peer"},
+		{name: "failback outside its window: pending", params: windowed, prev: GroupState{Phase: PhaseFailingBack, Active: "s1", PrimaryUpPolls: 5},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": online, "s2": parked},
+			phase: PhaseFailbackPending, active: "s1"},
+		{name: "primary back while the standby is claimed but still parked: claim rewritten", prev: GroupState{Phase: PhaseSuspect, PrimaryDownPolls: 1, Claimed: "s1"},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": parkedMine, "s2": parked},
+			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p"},
 		{name: "everything missing", prev: GroupState{PrimaryDownPolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": missing, "s1": missing, "s2": missing},
 			phase: PhaseDown},
@@ -224,7 +288,7 @@ func TestDecide(t *testing.T) {
 			if p == (Params{}) {
 				p = auto
 			}
-			d := Decide(g, tt.prev, nodesOf(tt.nodes), p)
+			d := Decide(g, tt.prev, Input{Nodes: nodesOf(tt.nodes)}, p)
 			if got := acts(d); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("actions = %v, want %v", got, tt.want)
 			}
@@ -236,6 +300,12 @@ func TestDecide(t *testing.T) {
 			}
 			if d.Next.Candidate != tt.candidate {
 				t.Errorf("candidate = %q, want %q", d.Next.Candidate, tt.candidate)
+			}
+			if d.Next.PeerClaim != tt.peerClaim {
+				t.Errorf("peer claim = %q, want %q", d.Next.PeerClaim, tt.peerClaim)
+			}
+			if (len(d.Unparked) > 0) != tt.unparked {
+				t.Errorf("unparked = %v, want %t", d.Unparked, tt.unparked)
 			}
 			if d.Failover != tt.failover || d.Failback != tt.failback {
 				t.Errorf("failover, failback = %t, %t; want %t, %t", d.Failover, d.Failback, tt.failover, tt.failback)
@@ -256,7 +326,7 @@ func TestDecideOnFailureKeepsNoUncommittedChange(t *testing.T) {
 	g := config.Group{Primary: "p", Standbys: []string{"s1"}}
 	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}
 
-	d := Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, nodesOf(map[string]agent.NodeInfo{"p": online, "s1": online}), p)
+	d := Decide(g, GroupState{Phase: PhaseFailedOver, Active: "s1"}, Input{Nodes: nodesOf(map[string]agent.NodeInfo{"p": online, "s1": online})}, p)
 	if !d.Failback || d.Next.Active != "p" || d.OnFailure.Active != "s1" || d.OnFailure.Phase != PhaseFailingBack {
 		t.Fatalf("failback: Next=%+v OnFailure=%+v", d.Next, d.OnFailure)
 	}
@@ -269,7 +339,7 @@ func TestDecideDoesNotMutatePrevious(t *testing.T) {
 	g := config.Group{Primary: "p", Standbys: []string{"s1", "s2"}}
 	p := Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto}
 	prev := GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Candidate: "s1", Tried: map[string]bool{"s2": true}}
-	Decide(g, prev, nodesOf(map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked}), p)
+	Decide(g, prev, Input{Nodes: nodesOf(map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked})}, p)
 	if len(prev.Tried) != 1 || !prev.Tried["s2"] {
 		t.Errorf("Decide changed the previous state's Tried map: %v", prev.Tried)
 	}

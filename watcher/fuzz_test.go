@@ -32,7 +32,8 @@ var (
 		"hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace"}
 	fuzzReasons = []string{"", agent.ParkMessage("x"), "disk replacement", "Connection was broken", "  ",
 		agent.ParkMessage("did not come online in time with its channel up"),
-		agent.ParkMessage("did not come online in time with its channel down")}
+		agent.ParkMessage("did not come online in time with its channel down"),
+		agent.ClaimMessage("me", "p"), agent.ClaimMessage("peer", "p")}
 )
 
 // decideInput builds a group, a reading of its nodes, a previous state and
@@ -82,7 +83,11 @@ func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]agen
 			prev.Tried[s] = tried&(1<<(i+4)) != 0
 		}
 	}
-	p := watcher.Params{FailoverAfter: 1 + r.pick(4), FailbackAfter: 1 + r.pick(4), StandbyWait: 1 + r.pick(4), Failback: config.FailbackAuto}
+	p := watcher.Params{FailoverAfter: 1 + r.pick(4), FailbackAfter: 1 + r.pick(4), StandbyWait: 1 + r.pick(4),
+		StartupPatience: r.pick(6), Failback: config.FailbackAuto, Instance: "me", DryRun: r.next()&2 != 0}
+	prev.Claimed = append([]string{""}, g.Standbys...)[r.pick(len(g.Standbys)+1)]
+	prev.PeerClaim = []string{"", "peer"}[r.pick(2)]
+	prev.PeerClaimPolls = r.pick(5)
 	if r.next()&1 != 0 {
 		p.Failback = config.FailbackManual
 	}
@@ -106,11 +111,12 @@ func FuzzDecide(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, prev, nodes, p := decideInput(data)
 		triedBefore := maps.Clone(prev.Tried)
-		d := watcher.Decide(g, prev, nodes, p)
+		in := watcher.Input{Nodes: nodes, Jitter: 1}
+		d := watcher.Decide(g, prev, in, p)
 		if !maps.Equal(prev.Tried, triedBefore) {
 			t.Fatalf("Decide modified prev.Tried: %v -> %v", triedBefore, prev.Tried)
 		}
-		if again := watcher.Decide(g, prev, nodes, p); !reflect.DeepEqual(again, d) {
+		if again := watcher.Decide(g, prev, in, p); !reflect.DeepEqual(again, d) {
 			t.Fatalf("not deterministic:\n%+v\n%+v", d, again)
 		}
 		state := func(n string) agent.State { info, ok := nodes[n]; return agent.Classify(info, ok) }

@@ -18,14 +18,15 @@ import (
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
 const (
-	testUser  = "watchdog"
-	testToken = "s3cret-t0ken-value"
+	testUser     = "watchdog"
+	testToken    = "s3cret-t0ken-value"
+	testInstance = "lab-1"
 )
 
 // clock is injected time: tests advance it instead of sleeping.
@@ -85,7 +86,7 @@ type lab struct {
 }
 
 func defaultParams() watcher.Params {
-	return watcher.Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto}
+	return watcher.Params{FailoverAfter: 2, FailbackAfter: 3, StandbyWait: 3, Failback: config.FailbackAuto, Instance: testInstance}
 }
 
 func newLab(t *testing.T, o labOptions) *lab {
@@ -272,13 +273,16 @@ func TestFailoverAndAutomaticFailback(t *testing.T) {
 
 	must(t, l.fake.KillAgent("slave01"))
 	// Poll 1 sees it offline; failover acts on poll FAILOVER_AFTER.
+	// The standby is claimed one poll ahead, so that instances polling in
+	// step agree on who toggles it.
 	l.mustPoll()
-	if l.phase() != watcher.PhaseSuspect || len(l.posts("")) != 0 {
-		t.Fatalf("after one offline poll: phase %s, %d posts; want suspect and none", l.phase(), len(l.posts("")))
+	if got := l.posts(""); l.phase() != watcher.PhaseSuspect || len(got) != 1 || got[0].Action != "changeOfflineCause" ||
+		!strings.Contains(got[0].RawQuery, "claimed+by+"+testInstance) || !strings.Contains(got[0].Path, "slave02") {
+		t.Fatalf("after one offline poll: phase %s, posts %+v; want suspect and one claim of slave02", l.phase(), got)
 	}
 	l.mustPoll()
-	if got := l.posts("slave02"); len(got) != 1 || got[0].Action != "toggleOffline" {
-		t.Fatalf("on poll FAILOVER_AFTER want exactly one toggleOffline of slave02, got %+v", got)
+	if got := l.posts("slave02"); len(got) != 2 || got[1].Action != "toggleOffline" {
+		t.Fatalf("on poll FAILOVER_AFTER want exactly one toggleOffline of slave02 after its claim, got %+v", got)
 	}
 	if n := l.node("slave02"); n.Offline {
 		t.Fatalf("slave02 still offline after the toggle: %+v", n)
@@ -397,8 +401,8 @@ func TestDisconnectedParkedSSHStandbyIsToggledAndLaunched(t *testing.T) {
 	for _, p := range l.posts("slave02") {
 		actions = append(actions, p.Action)
 	}
-	if strings.Join(actions, ",") != "toggleOffline,launchSlaveAgent" {
-		t.Fatalf("actions on slave02 = %v, want toggleOffline then launchSlaveAgent", actions)
+	if strings.Join(actions, ",") != "changeOfflineCause,toggleOffline,launchSlaveAgent" {
+		t.Fatalf("actions on slave02 = %v, want the claim, toggleOffline then launchSlaveAgent", actions)
 	}
 	l.pollUntil(watcher.PhaseFailedOver, 1)
 }
@@ -449,8 +453,10 @@ func TestDryRunDecidesButNeverChangesJenkins(t *testing.T) {
 	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "dry_run"); got != 1 {
 		t.Errorf("dry_run online actions counted %v times, want once for a decision repeated on every poll", got)
 	}
-	if c := strings.Count(l.logs.String(), "dry run: would act"); c != 1 {
-		t.Errorf("dry-run decision logged %d times, want once", c)
+	// Two decisions, each logged once: the claim a poll ahead, then the
+	// claim and the toggle, repeated on every poll after that.
+	if c := strings.Count(l.logs.String(), "dry run: would act"); c != 3 {
+		t.Errorf("dry-run decisions logged %d lines, want 3", c)
 	}
 }
 
@@ -481,19 +487,20 @@ func TestRestartMidFailoverTakesNoNewAction(t *testing.T) {
 }
 
 func TestMissingPermissionToToggle(t *testing.T) {
-	// Read only: every change answers 403. The candidate gets one attempt
-	// per poll for WATCHDOG_STANDBY_WAIT polls, then the group is down.
+	// Read only: every change answers 403. The claim that comes before
+	// the toggle is refused; the candidate gets one attempt per poll for
+	// WATCHDOG_STANDBY_WAIT polls, then the group is down.
 	l := newLab(t, labOptions{perms: []fakejenkins.Permission{fakejenkins.PermRead}})
 	l.mustPoll()
 	must(t, l.fake.KillAgent("slave01"))
-	l.mustPoll() // suspect
+	l.mustPoll() // suspect: the claim a poll ahead is refused
 	for i := 1; i <= 3; i++ {
 		l.mustPoll()
 		if l.phase() != watcher.PhaseFailingOver {
 			t.Fatalf("poll %d past the threshold: phase %s, want failing_over", i, l.phase())
 		}
-		if got := len(l.posts("slave02")); got != i {
-			t.Fatalf("poll %d past the threshold: %d toggles of slave02, want %d (one per poll)", i, got, i)
+		if got := len(l.posts("slave02")); got != i+1 {
+			t.Fatalf("poll %d past the threshold: %d changes asked of slave02, want %d (one per poll)", i, got, i+1)
 		}
 	}
 	l.mustPoll()
@@ -503,22 +510,27 @@ func TestMissingPermissionToToggle(t *testing.T) {
 	for range 3 {
 		l.mustPoll()
 	}
-	var toggles int
+	var claims, toggles int
 	for _, p := range l.posts("slave02") {
-		if p.Action == "toggleOffline" {
+		switch p.Action {
+		case "toggleOffline":
 			toggles++
+		case "changeOfflineCause":
+			if strings.Contains(p.RawQuery, "claimed+by") {
+				claims++
+			}
 		}
 	}
-	if toggles != 3 {
-		t.Errorf("%d toggles in all, want 3: a refused standby is not retried while down", toggles)
+	if claims != 4 || toggles != 0 {
+		t.Errorf("%d claims and %d toggles in all, want 4 and none: a refused standby is not retried while down", claims, toggles)
 	}
-	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "error"); got != 3 {
-		t.Errorf("actions_total{online,error} = %v, want 3", got)
+	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "claim", "result", "error"); got != 4 {
+		t.Errorf("actions_total{claim,error} = %v, want 4", got)
 	}
-	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", "forbidden"); got != 4 {
-		t.Errorf("jenkins_errors_total{forbidden} = %v, want 4 (3 toggles, 1 give-up park)", got)
+	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", "forbidden"); got != 5 {
+		t.Errorf("jenkins_errors_total{forbidden} = %v, want 5 (4 claims, 1 give-up park)", got)
 	}
-	if !strings.Contains(l.logs.String(), "hudson.model.Computer.Connect") {
+	if !strings.Contains(l.logs.String(), "hudson.model.Computer.Disconnect") {
 		t.Errorf("log does not name the missing permission:\n%s", l.logs.String())
 	}
 	if c := strings.Count(l.logs.String(), "group is down"); c != 1 {
@@ -576,6 +588,7 @@ func (tt failedReadCase) check(t *testing.T, l *lab) {
 	l.mustPoll()
 	must(t, l.fake.KillAgent("slave01"))
 	l.mustPoll() // suspect: one more offline poll and it would act
+	l.fake.ResetRequests()
 	tt.break_(l)
 	for range 3 {
 		if err := l.poll(); err == nil {
@@ -623,6 +636,7 @@ jenkins_failover_failovers_total{group="slave01"} 1
 # HELP jenkins_failover_group_state Each group's state, one-hot.
 # TYPE jenkins_failover_group_state gauge
 jenkins_failover_group_state{group="slave01",state="down"} 0
+jenkins_failover_group_state{group="slave01",state="failback_pending"} 0
 jenkins_failover_group_state{group="slave01",state="failed_over"} 1
 jenkins_failover_group_state{group="slave01",state="failing_back"} 0
 jenkins_failover_group_state{group="slave01",state="failing_over"} 0

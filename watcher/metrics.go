@@ -1,10 +1,12 @@
 package watcher
 
 import (
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
@@ -27,6 +29,8 @@ type Metrics struct {
 	state           *stateCollector
 	failovers       *prometheus.CounterVec
 	failbacks       *prometheus.CounterVec
+	unparked        *prometheus.CounterVec
+	claimCollisions *prometheus.CounterVec
 	pollDuration    prometheus.Histogram
 	polls           *prometheus.CounterVec
 	jenkinsErrors   *prometheus.CounterVec
@@ -45,6 +49,10 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 			Help: "Failovers completed: a standby the watchdog brought up came online."}, []string{"group"}),
 		failbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "failbacks_total",
 			Help: "Failbacks completed: the carrying standby was parked after the primary came back."}, []string{"group"}),
+		unparked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "standby_unparked_total",
+			Help: "Standbys found online with no failover in progress (Jenkins dropped their temporarily-offline mark) and parked again."}, []string{"group"}),
+		claimCollisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "claim_collisions_total",
+			Help: "Claims on a standby overwritten at once by another watchdog instance, which then brought it up."}, []string{"group"}),
 		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "poll_duration_seconds",
 			Help:    "Duration of a poll cycle: read, decide, act.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
@@ -61,11 +69,13 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		controllerStart: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "controller_restarts_total",
 			Help: "Controller restarts seen (X-Jenkins-Session changed)."}),
 	}
-	reg.MustRegister(m.state, m.failovers, m.failbacks, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
+	reg.MustRegister(m.state, m.failovers, m.failbacks, m.unparked, m.claimCollisions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
 		m.lastSuccess, m.panics, m.controllerStart)
 	for _, g := range groups {
 		m.failovers.WithLabelValues(g.Name())
 		m.failbacks.WithLabelValues(g.Name())
+		m.unparked.WithLabelValues(g.Name())
+		m.claimCollisions.WithLabelValues(g.Name())
 	}
 	m.polls.WithLabelValues("ok")
 	m.polls.WithLabelValues("error")
@@ -75,14 +85,8 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 	return m
 }
 
-var actionKinds = []ActionKind{ActionOnline, ActionPark, ActionLaunch}
+var actionKinds = []ActionKind{ActionClaim, ActionOnline, ActionPark, ActionLaunch}
 var actionResults = []string{ResultOK, ResultError, ResultDryRun, ResultSkipped}
-
-type actionKey struct {
-	node   string
-	action ActionKind
-	result string
-}
 
 // groupView is what the collector needs of a group.
 type groupView struct {
@@ -93,24 +97,70 @@ type groupView struct {
 }
 
 // stateCollector owns the per-node and per-group values and renders them
-// on scrape.
+// on scrape. At a thousand agents that is some twenty thousand series, so
+// a scrape must not build them one by one: every label pair is built once,
+// here, and shared by every scrape, and so are the values that do not
+// change from one scrape to the next (0 and 1 of the one-hot gauges,
+// counters that never moved, timestamps until they change). A scrape then
+// allocates one block for all its series, on top of what the registry
+// itself allocates per series. Everything handed to the registry is left
+// as it is once handed over: what Write fills in is read-only by contract,
+// and a later poll replaces a value instead of changing it in place.
 type stateCollector struct {
-	groups []config.Group
-
 	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
 
-	mu         sync.Mutex
-	nodeStates map[string]agent.State
-	views      map[string]groupView
-	counts     map[actionKey]float64
+	statePairs, phasePairs, actionPairs, resultPairs []*dto.LabelPair
+
+	mu     sync.Mutex
+	groups []*groupSeries
+	byNode map[string]*nodeSeries
+	byName map[string]*groupSeries
+	series int // series a scrape renders
+}
+
+// nodeSeries is a node's current values.
+type nodeSeries struct {
+	node  *dto.LabelPair // node="<name>"
+	state int            // index in agent.States
+	// counts, by action and result (actionKinds × actionResults); nil
+	// until the first such action, except for ok and error, which exist
+	// from the start.
+	counts []*dto.Counter
+}
+
+// groupSeries is a group's current values.
+type groupSeries struct {
+	group               *dto.LabelPair // group="<name>"
+	nodes               []*nodeSeries  // as g.Nodes() lists them
+	names               []string
+	phase               int // index in Phases
+	active              int // index in nodes, -1 for none
+	since, standbySince *dto.Gauge
+}
+
+// Values shared by every series that has them.
+var (
+	gaugeZero   = &dto.Gauge{Value: new(0.0)}
+	gaugeOne    = &dto.Gauge{Value: new(1.0)}
+	counterZero = &dto.Counter{Value: new(0.0)}
+)
+
+func oneHot(on bool) *dto.Gauge {
+	if on {
+		return gaugeOne
+	}
+	return gaugeZero
+}
+
+func labelPair(name, value string) *dto.LabelPair {
+	return &dto.LabelPair{Name: new(name), Value: new(value)}
 }
 
 func newStateCollector(groups []config.Group) *stateCollector {
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("jenkins_failover_"+name, help, labels, nil)
 	}
-	return &stateCollector{
-		groups:     groups,
+	c := &stateCollector{
 		nodeOnline: desc("node_online", "1 when Jenkins reports the node online (not offline), else 0.", "node"),
 		nodeState: desc("node_state", "The watchdog's reading of each node, one-hot: online, parked, held, disconnected, missing, unknown.",
 			"node", "state"),
@@ -120,28 +170,111 @@ func newStateCollector(groups []config.Group) *stateCollector {
 		standbySince: desc("standby_active_since_timestamp_seconds", "Unix time since which a standby has carried the group; 0 while the primary carries it.", "group"),
 		actions: desc("actions_total", "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped).",
 			"node", "action", "result"),
-		nodeStates: map[string]agent.State{},
-		views:      map[string]groupView{},
-		counts:     map[actionKey]float64{},
+		byNode: map[string]*nodeSeries{},
+		byName: map[string]*groupSeries{},
 	}
+	for _, s := range agent.States {
+		c.statePairs = append(c.statePairs, labelPair("state", string(s)))
+	}
+	for _, p := range Phases {
+		c.phasePairs = append(c.phasePairs, labelPair("state", string(p)))
+	}
+	for _, a := range actionKinds {
+		c.actionPairs = append(c.actionPairs, labelPair("action", string(a)))
+	}
+	for _, r := range actionResults {
+		c.resultPairs = append(c.resultPairs, labelPair("result", r))
+	}
+	unknownState := slices.Index(agent.States, agent.Unknown)
+	for _, g := range groups {
+		gs := &groupSeries{group: labelPair("group", g.Name()), names: g.Nodes(), phase: slices.Index(Phases, PhaseUnknown),
+			active: -1, since: gaugeZero, standbySince: gaugeZero}
+		for _, n := range gs.names {
+			ns := c.byNode[n]
+			if ns == nil {
+				ns = &nodeSeries{node: labelPair("node", n), state: unknownState,
+					counts: make([]*dto.Counter, len(actionKinds)*len(actionResults))}
+				for a := range actionKinds {
+					for r, result := range actionResults {
+						// ok and error always exist, for rates and alerts;
+						// the rarer results appear once they happen.
+						if result == ResultOK || result == ResultError {
+							ns.counts[a*len(actionResults)+r] = counterZero
+						}
+					}
+				}
+				c.byNode[n] = ns
+			}
+			gs.nodes = append(gs.nodes, ns)
+		}
+		c.groups = append(c.groups, gs)
+		c.byName[g.Name()] = gs
+		c.series += len(Phases) + 2 + len(gs.nodes)*(2+len(agent.States)+2*len(actionKinds))
+	}
+	return c
 }
 
 func (c *stateCollector) setNode(node string, st agent.State) {
+	i := slices.Index(agent.States, st)
 	c.mu.Lock()
-	c.nodeStates[node] = st
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if n := c.byNode[node]; n != nil && i >= 0 {
+		n.state = i
+	}
 }
 
 func (c *stateCollector) setGroup(group string, v groupView) {
+	phase := v.phase
+	if phase == "" {
+		phase = PhaseUnknown
+	}
 	c.mu.Lock()
-	c.views[group] = v
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	g := c.byName[group]
+	if g == nil {
+		return
+	}
+	if i := slices.Index(Phases, phase); i >= 0 {
+		g.phase = i
+	}
+	g.active = slices.Index(g.names, v.active)
+	g.since = timestampGauge(g.since, v.since)
+	g.standbySince = timestampGauge(g.standbySince, v.standbySince)
+}
+
+// timestampGauge returns old while it still shows t, else a new value:
+// a scrape may still be reading old.
+func timestampGauge(old *dto.Gauge, t time.Time) *dto.Gauge {
+	v := unixSeconds(t)
+	if old.GetValue() == v {
+		return old
+	}
+	if v == 0 {
+		return gaugeZero
+	}
+	return &dto.Gauge{Value: new(v)}
 }
 
 func (c *stateCollector) countAction(node string, a ActionKind, result string) {
+	ai, ri := slices.Index(actionKinds, a), slices.Index(actionResults, result)
 	c.mu.Lock()
-	c.counts[actionKey{node, a, result}]++
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	n := c.byNode[node]
+	if n == nil || ai < 0 || ri < 0 {
+		return
+	}
+	i := ai*len(actionResults) + ri
+	old := n.counts[i]
+	if old == nil {
+		// A series that did not exist: every group listing the node
+		// renders it from now on.
+		for _, g := range c.groups {
+			if slices.Contains(g.nodes, n) {
+				c.series++
+			}
+		}
+	}
+	n.counts[i] = &dto.Counter{Value: new(old.GetValue() + 1)}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -150,49 +283,54 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// series is one series as a scrape renders it.
+type series struct {
+	desc    *prometheus.Desc
+	labels  [3]*dto.LabelPair // sorted by name, as the registry wants them
+	n       int               // labels in use
+	gauge   *dto.Gauge
+	counter *dto.Counter
+}
+
+func (s *series) Desc() *prometheus.Desc { return s.desc }
+
+func (s *series) Write(m *dto.Metric) error {
+	m.Label, m.Gauge, m.Counter = s.labels[:s.n:s.n], s.gauge, s.counter
+	return nil
+}
+
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	// One block for the scrape's series; the registry keeps pointers into
+	// it until the scrape is written out.
+	block := make([]series, c.series)
+	i := 0
+	emit := func(s series) {
+		block[i] = s
+		ch <- &block[i]
+		i++
 	}
+	onlineState := slices.Index(agent.States, agent.Online)
 	for _, g := range c.groups {
-		view := c.views[g.Name()]
-		if view.phase == "" {
-			view.phase = PhaseUnknown
+		for p, pair := range c.phasePairs {
+			emit(series{desc: c.groupState, labels: [3]*dto.LabelPair{g.group, pair}, n: 2, gauge: oneHot(p == g.phase)})
 		}
-		for _, p := range Phases {
-			gauge(c.groupState, oneIf(p == view.phase), g.Name(), string(p))
-		}
-		gauge(c.groupSince, unixSeconds(view.since), g.Name())
-		gauge(c.standbySince, unixSeconds(view.standbySince), g.Name())
-		for _, n := range g.Nodes() {
-			gauge(c.activeNode, oneIf(n == view.active), g.Name(), n)
-			st := c.nodeStates[n]
-			if st == "" {
-				st = agent.Unknown
+		emit(series{desc: c.groupSince, labels: [3]*dto.LabelPair{g.group}, n: 1, gauge: g.since})
+		emit(series{desc: c.standbySince, labels: [3]*dto.LabelPair{g.group}, n: 1, gauge: g.standbySince})
+		for k, n := range g.nodes {
+			emit(series{desc: c.activeNode, labels: [3]*dto.LabelPair{g.group, n.node}, n: 2, gauge: oneHot(k == g.active)})
+			emit(series{desc: c.nodeOnline, labels: [3]*dto.LabelPair{n.node}, n: 1, gauge: oneHot(n.state == onlineState)})
+			for s, pair := range c.statePairs {
+				emit(series{desc: c.nodeState, labels: [3]*dto.LabelPair{n.node, pair}, n: 2, gauge: oneHot(s == n.state)})
 			}
-			gauge(c.nodeOnline, oneIf(st == agent.Online), n)
-			for _, s := range agent.States {
-				gauge(c.nodeState, oneIf(s == st), n, string(s))
-			}
-			for _, a := range actionKinds {
-				for _, r := range actionResults {
-					// ok and error always exist, for rates and alerts; the
-					// rarer results appear once they happen.
-					v, seen := c.counts[actionKey{n, a, r}]
-					if seen || r == ResultOK || r == ResultError {
-						ch <- prometheus.MustNewConstMetric(c.actions, prometheus.CounterValue, v, n, string(a), r)
+			for a, action := range c.actionPairs {
+				for r, result := range c.resultPairs {
+					if v := n.counts[a*len(actionResults)+r]; v != nil {
+						emit(series{desc: c.actions, labels: [3]*dto.LabelPair{action, n.node, result}, n: 3, counter: v})
 					}
 				}
 			}
 		}
 	}
-}
-
-func oneIf(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

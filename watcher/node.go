@@ -11,20 +11,18 @@ import (
 )
 
 // Jenkins is what the watcher needs from a controller. The jenkins package
-// implements it over HTTP; tests use the fake controller behind it.
+// implements it over HTTP, with every change preceded by a fresh read that
+// the guard judges and followed by a confirming read.
 type Jenkins interface {
 	// Computers reads every node in one request.
 	Computers(ctx context.Context) (agent.Snapshot, error)
-	// Computer reads one node afresh, right before a change.
-	Computer(ctx context.Context, name string) (agent.NodeInfo, error)
 	// BringOnline clears temporarily-offline (Jenkins' toggleOffline).
-	// Callers must have just read the node as temporarily offline.
-	BringOnline(ctx context.Context, name string) error
+	BringOnline(ctx context.Context, name string, guard agent.Guard) (agent.Change, error)
 	// Park marks the node temporarily offline with message (Jenkins'
 	// idempotent changeOfflineCause). Running builds go on.
-	Park(ctx context.Context, name, message string) error
+	Park(ctx context.Context, name, message string, guard agent.Guard) (agent.Change, error)
 	// Launch asks Jenkins to connect the agent (launchSlaveAgent).
-	Launch(ctx context.Context, name string) error
+	Launch(ctx context.Context, name string, guard agent.Guard) (agent.Change, error)
 }
 
 // giveUpMarker marks a standby parked because it did not come online in

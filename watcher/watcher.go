@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ type Watcher struct {
 	url      string
 	stall    time.Duration
 	roles    map[string]role
+	me       string     // this instance, as its claims name it
 	pollMu   sync.Mutex // one poll at a time
 	ready    atomic.Bool
 	stopping atomic.Bool // set on shutdown: finish the action in flight, start no other
@@ -99,6 +101,9 @@ func New(o Options) *Watcher {
 		states: map[string]GroupState{}, since: map[string]time.Time{}, standbyFrom: map[string]time.Time{},
 		nodeStates: map[string]agent.State{}, dryRunSeen: map[string]string{},
 	}
+	w.me = agent.SanitizeInstance(o.Params.Instance)
+	w.params.Instance = w.me
+	w.params.DryRun = o.DryRun
 	w.created = o.Now()
 	for _, g := range o.Groups {
 		w.states[g.Name()] = GroupState{Phase: PhaseUnknown}
@@ -226,17 +231,13 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 	prev := w.states[g.Name()]
 	w.mu.Unlock()
 
-	d := Decide(g, prev, snap.Nodes, w.params)
+	d := Decide(g, prev, Input{Nodes: snap.Nodes, Now: w.now(), Jitter: w.jitter()}, w.params)
 	committed := true
-	failbackDone := false
 	if len(d.Actions) > 0 {
 		results := w.act(ctx, g, d.Actions)
 		for i, a := range d.Actions {
 			if a.Commits && !results[i].achieved {
 				committed = false
-			}
-			if d.Failback && a.Commits && results[i].result == ResultOK {
-				failbackDone = true
 			}
 		}
 	}
@@ -244,21 +245,32 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 	if !committed {
 		next = d.OnFailure
 	}
-	if w.dryRun && len(d.Actions) > 0 {
-		// Nothing was sent: remember no attempt, so the same decision
-		// stands on the next poll instead of walking the standbys.
-		next = d.OnFailure
-		next.Candidate, next.CandidatePolls, next.Tried = prev.Candidate, prev.CandidatePolls, prev.Tried
+	for _, n := range d.Unparked {
+		w.m.unparked.WithLabelValues(g.Name()).Inc()
+		w.log.Warn("standby came online with no failover in progress; parking it again (Jenkins 2.482 to 2.555.2 drop the temporarily-offline mark of agents configured as code on restart and reload)",
+			"group", g.Name(), "node", n)
+	}
+	if d.WaitsForPeer && prev.PeerClaim != next.PeerClaim {
+		w.log.Info("another watchdog instance claimed the standby; waiting for it", "group", g.Name(),
+			"node", next.Claimed, "instance", next.PeerClaim)
 	}
 	if d.Failover {
 		w.m.failovers.WithLabelValues(g.Name()).Inc()
 		w.log.Info("failover complete", "group", g.Name(), "active", next.Active)
 	}
-	if d.Failback && committed && failbackDone {
+	// A failback done by another instance a moment earlier counts here
+	// too: every instance reports the group's history, not its own hand.
+	if d.Failback && committed && !w.dryRun {
 		w.m.failbacks.WithLabelValues(g.Name()).Inc()
 		w.log.Info("failback complete", "group", g.Name(), "parked", prev.Active)
 	}
 	w.commit(g, prev, next)
+}
+
+// jitter is a random number of polls, up to STANDBY_WAIT, that spreads
+// the moment instances take over a claim that stood too long.
+func (w *Watcher) jitter() int {
+	return rand.IntN(max(w.params.StandbyWait, 1) + 1)
 }
 
 func (w *Watcher) commit(g config.Group, prev, next GroupState) {
@@ -302,19 +314,22 @@ type actionResult struct {
 	achieved bool // the node is now as the action wanted
 }
 
-// act carries out a group's actions in order. Every toggle is preceded by
-// a fresh read that confirms it is still wanted and followed by a read
-// that confirms it took; no node is changed twice in one poll.
+// act carries out a group's actions in order. Each is one intent of the
+// Jenkins adapter (fresh read, guard, change, confirming read); after a
+// node's change fails or is declined, nothing else is asked of that node
+// in this poll.
 func (w *Watcher) act(ctx context.Context, g config.Group, actions []Action) []actionResult {
 	results := make([]actionResult, len(actions))
 	failed := map[string]bool{}
-	reads := map[string]agent.NodeInfo{} // node -> its read after a toggle in this poll
 	count := w.logDryRun(g, actions)
 	for i, a := range actions {
 		log := w.log.With("group", g.Name(), "node", a.Node, "action", string(a.Kind), "why", a.Why)
 		var r actionResult
+		// On shutdown the change in flight is finished: a claim with its
+		// toggle and launch, which are one change of one node.
+		continues := i > 0 && actions[i-1].Node == a.Node && results[i-1].achieved
 		switch {
-		case w.stopping.Load():
+		case w.stopping.Load() && !continues:
 			r = actionResult{result: ResultSkipped}
 		case w.refuse(g, a) != nil:
 			log.Error("refusing action", "error", w.refuse(g, a))
@@ -322,10 +337,9 @@ func (w *Watcher) act(ctx context.Context, g config.Group, actions []Action) []a
 		case w.dryRun:
 			r = actionResult{result: ResultDryRun}
 		case failed[a.Node]:
-			// An earlier change to this node failed in this poll.
 			r = actionResult{result: ResultSkipped}
 		default:
-			r = w.do(ctx, log, a, reads)
+			r = w.do(ctx, log, g, a)
 		}
 		if !r.achieved {
 			failed[a.Node] = true
@@ -370,82 +384,105 @@ func (w *Watcher) refuse(g config.Group, a Action) error {
 	return nil
 }
 
-func (w *Watcher) do(ctx context.Context, log *slog.Logger, a Action, reads map[string]agent.NodeInfo) actionResult {
-	fail := func(msg string, err error) actionResult {
-		log.Error(msg, "error", err, "kind", errorKind(err))
-		if k := errorKind(err); k != "" {
-			w.m.jenkinsErrors.WithLabelValues(k).Inc()
+// errAlreadyParked declines a park that a fresh read shows is not needed.
+var errAlreadyParked = errors.New("already parked")
+
+func (w *Watcher) do(ctx context.Context, log *slog.Logger, g config.Group, a Action) actionResult {
+	var ch agent.Change
+	var err error
+	switch a.Kind {
+	case ActionOnline:
+		ch, err = w.j.BringOnline(ctx, a.Node, w.ownClaim)
+	case ActionClaim:
+		ch, err = w.j.Park(ctx, a.Node, a.Message, w.claimable(a.Replaces))
+	case ActionPark:
+		ch, err = w.j.Park(ctx, a.Node, a.Message, parkable(a))
+	case ActionLaunch:
+		ch, err = w.j.Launch(ctx, a.Node, notHeld)
+	}
+	if err != nil {
+		kind := errorKind(err)
+		log.Error(string(a.Kind)+" failed; the next poll will tell", "error", err, "kind", kind)
+		if kind != "" {
+			w.m.jenkinsErrors.WithLabelValues(kind).Inc()
 		}
 		return actionResult{result: ResultError}
 	}
-	switch a.Kind {
-	case ActionOnline:
-		if _, done := reads[a.Node]; done {
-			return actionResult{result: ResultSkipped}
-		}
-		fresh, err := w.j.Computer(ctx, a.Node)
-		if err != nil {
-			return fail("fresh read before toggle failed; not toggling", err)
-		}
-		if st := agent.Classify(fresh, true); st != agent.Parked {
-			log.Warn("not toggling: a fresh read shows the node is no longer parked", "state", st, "reason", fresh.CauseReason)
-			return actionResult{result: ResultSkipped, achieved: st == agent.Online}
-		}
-		reads[a.Node] = fresh
-		if err := w.j.BringOnline(ctx, a.Node); err != nil {
-			return fail("toggleOffline failed", err)
-		}
-		after, err := w.j.Computer(ctx, a.Node)
-		if err != nil {
-			return fail("read after toggle failed; the next poll will tell", err)
-		}
-		reads[a.Node] = after
-		if after.TemporarilyOffline {
-			return fail("toggle did not take effect", errors.New("node still temporarily offline"))
-		}
-		log.Info("standby brought online", "connected", after.Connected)
-		return actionResult{result: ResultOK, achieved: true}
-	case ActionPark:
-		fresh, err := w.j.Computer(ctx, a.Node)
-		if err != nil {
-			return fail("fresh read before park failed; not parking", err)
-		}
-		switch agent.Classify(fresh, true) {
-		case agent.Held:
-			log.Warn("not parking: someone else holds the node", "reason", fresh.CauseReason)
-			return actionResult{result: ResultSkipped}
-		case agent.Parked:
-			if !a.Retag {
-				return actionResult{result: ResultSkipped, achieved: true}
-			}
-		}
-		if err := w.j.Park(ctx, a.Node, agent.ParkMessage(a.Why)); err != nil {
-			return fail("park failed", err)
-		}
-		log.Info("standby parked; running builds go on")
-		return actionResult{result: ResultOK, achieved: true}
-	case ActionLaunch:
-		fresh, ok := reads[a.Node]
-		if !ok {
-			var err error
-			if fresh, err = w.j.Computer(ctx, a.Node); err != nil {
-				return fail("fresh read before launch failed; not launching", err)
-			}
-			if st := agent.Classify(fresh, true); st == agent.Held {
-				log.Warn("not launching: someone else holds the node", "reason", fresh.CauseReason)
-				return actionResult{result: ResultSkipped}
-			}
-		}
-		if fresh.Connected {
+	switch ch.Outcome {
+	case agent.Declined:
+		if errors.Is(ch.Reason, errAlreadyParked) {
 			return actionResult{result: ResultSkipped, achieved: true}
 		}
-		if err := w.j.Launch(ctx, a.Node); err != nil {
-			return fail("launch failed", err)
-		}
-		log.Info("launch requested")
-		return actionResult{result: ResultOK, achieved: true}
+		log.Warn("not done: a fresh read shows it is no longer wanted", "reason", ch.Reason)
+		return actionResult{result: ResultSkipped}
+	case agent.Already:
+		return actionResult{result: ResultSkipped, achieved: true}
 	}
-	return actionResult{result: ResultError}
+	switch a.Kind {
+	case ActionClaim:
+		if owner := agent.ClaimOwner(ch.After); owner != w.me {
+			// Another instance wrote its claim at the same moment; the
+			// last writer wins and the others wait for it.
+			w.m.claimCollisions.WithLabelValues(g.Name()).Inc()
+			log.Info("another watchdog instance claimed the standby at the same time; leaving it to that instance", "instance", owner)
+			return actionResult{result: ResultOK}
+		}
+		log.Info("standby claimed")
+	case ActionOnline:
+		log.Info("standby brought online", "connected", ch.After.Connected)
+	case ActionPark:
+		log.Info("standby parked; running builds go on")
+	case ActionLaunch:
+		log.Info("launch requested")
+	}
+	return actionResult{result: ResultOK, achieved: true}
+}
+
+// ownClaim lets a toggle go ahead only on a parked standby that carries
+// this instance's claim.
+func (w *Watcher) ownClaim(n agent.NodeInfo) error {
+	if st := agent.Classify(n, true); st != agent.Parked {
+		return fmt.Errorf("the node is %s, not parked", st)
+	}
+	if owner := agent.ClaimOwner(n); owner != w.me {
+		return fmt.Errorf("the standby is claimed by %q, not by this instance", owner)
+	}
+	return nil
+}
+
+// claimable lets a claim be written on a parked standby that no other
+// instance claimed, or whose claim (replaces) stood too long.
+func (w *Watcher) claimable(replaces string) agent.Guard {
+	return func(n agent.NodeInfo) error {
+		if st := agent.Classify(n, true); st != agent.Parked {
+			return fmt.Errorf("the node is %s, not parked", st)
+		}
+		if owner := agent.ClaimOwner(n); owner != "" && owner != w.me && owner != replaces {
+			return fmt.Errorf("another instance (%s) claimed it", owner)
+		}
+		return nil
+	}
+}
+
+func parkable(a Action) agent.Guard {
+	return func(n agent.NodeInfo) error {
+		switch st := agent.Classify(n, true); {
+		case st == agent.Held:
+			return fmt.Errorf("someone else holds the node: %q", n.CauseReason)
+		case st == agent.Online && a.OnlyIfOffline:
+			return errors.New("the node came online meanwhile")
+		case st == agent.Parked && !a.Retag:
+			return errAlreadyParked
+		}
+		return nil
+	}
+}
+
+func notHeld(n agent.NodeInfo) error {
+	if agent.Classify(n, true) == agent.Held {
+		return fmt.Errorf("someone else holds the node: %q", n.CauseReason)
+	}
+	return nil
 }
 
 // errorKind reads the kind of a jenkins package error without importing it.
