@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
@@ -38,16 +40,12 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 	}
 	reg := NewRegistry(e.Version)
 	metrics := watcher.NewMetrics(reg, cfg.Groups, jenkinsErrorKinds())
-	interval, err := watcher.Interval(cfg.Schedule)
-	if err != nil {
-		return &usageError{fmt.Errorf("WATCHDOG_SCHEDULE: %w", err)}
-	}
 	pollTimeout := PollTimeout(cfg)
+	instance := InstanceID()
 	w := watcher.New(watcher.Options{
 		Jenkins: client, Groups: cfg.Groups, DryRun: cfg.DryRun, Logger: log, Metrics: metrics,
-		JenkinsURL: cfg.JenkinsURL.String(), StallAfter: 3*interval + pollTimeout,
-		Params: watcher.Params{FailoverAfter: cfg.FailoverAfter, FailbackAfter: cfg.FailbackAfter,
-			StandbyWait: cfg.StandbyWait, Failback: cfg.Failback},
+		JenkinsURL: cfg.JenkinsURL.String(), StallAfter: 3*cfg.Interval + pollTimeout,
+		Params: Params(cfg, instance),
 	})
 	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, WebConfigFile: cfg.WebConfigFile,
 		Gatherer: reg, Watcher: w, Logger: log})
@@ -59,9 +57,9 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 			"web_config", cfg.WebConfigFile)
 	}
 	log.Info("starting", "version", e.Version, "jenkins", cfg.JenkinsURL.String(), "user", cfg.JenkinsUser,
-		"groups", len(cfg.Groups), "schedule", cfg.Schedule, "failback", cfg.Failback, "dry_run", cfg.DryRun,
+		"groups", len(cfg.Groups), "schedule", cfg.Schedule, "instance", instance, "failback", cfg.Failback, "dry_run", cfg.DryRun,
 		"listen", srv.Addr().String())
-	err = serveAndWatch(ctx, srv, func(ctx context.Context) error { return w.Run(ctx, cfg.Schedule, pollTimeout) })
+	err = serveAndWatch(ctx, srv, func(ctx context.Context) error { return w.Run(ctx, cfg.Cron, pollTimeout) })
 	logStopped(ctx, log, err)
 	return err
 }
@@ -149,18 +147,42 @@ func jenkinsErrorKinds() []string {
 }
 
 // newJenkinsClient builds the Jenkins client the configuration describes.
-func newJenkinsClient(e Env, cfg *config.Config) (*jenkins.Client, error) {
-	var caPEM []byte
-	if cfg.JenkinsCAFile != "" {
-		var err error
-		if caPEM, err = e.ReadFile(cfg.JenkinsCAFile); err != nil {
-			return nil, &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
-		}
-	}
+func newJenkinsClient(_ Env, cfg *config.Config) (*jenkins.Client, error) {
 	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
-		Token: cfg.JenkinsToken.Reveal(), CAPEM: caPEM, Timeout: cfg.JenkinsTimeout})
+		Token: cfg.JenkinsToken.Reveal(), CAPEM: cfg.JenkinsCA, Timeout: cfg.JenkinsTimeout,
+		TokenFile: cfg.JenkinsTokenFile, ParseToken: func(b []byte) (string, error) {
+			tok, err := config.ParseTokenFile(b)
+			return tok.Reveal(), err
+		}})
 	if err != nil {
-		return nil, &usageError{fmt.Errorf("JENKINS_CA_FILE: %w", err)}
+		return nil, fmt.Errorf("building the Jenkins client: %w", err)
 	}
 	return client, nil
+}
+
+// Params are the decision's knobs from the configuration. The start-up
+// patience is counted in polls of the schedule, rounded up.
+func Params(cfg *config.Config, instance string) watcher.Params {
+	patience := 0
+	if cfg.Interval > 0 {
+		patience = int((cfg.StartupPatience + cfg.Interval - 1) / cfg.Interval)
+	}
+	p := watcher.Params{FailoverAfter: cfg.FailoverAfter, FailbackAfter: cfg.FailbackAfter,
+		StandbyWait: cfg.StandbyWait, StartupPatience: patience, Failback: cfg.Failback, Instance: instance}
+	if !cfg.FailbackWindow.IsAlways() {
+		p.FailbackWindow = cfg.FailbackWindow
+	}
+	return p
+}
+
+// InstanceID names this process in the claims it writes on standbys:
+// the host (a pod or container name) and the process ID, so that two
+// copies never share a name, not even on one host, while a container
+// restarted under the same name keeps it.
+func InstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "watchdog"
+	}
+	return agent.SanitizeInstance(fmt.Sprintf("%s-%d", host, os.Getpid()))
 }

@@ -5,8 +5,10 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -71,19 +73,30 @@ func (g Group) Nodes() []string { return append([]string{g.Primary}, g.Standbys.
 
 // Config is the validated configuration.
 type Config struct {
-	JenkinsURL     *url.URL
-	JenkinsUser    string
-	JenkinsToken   Secret
-	JenkinsCAFile  string
-	JenkinsTimeout time.Duration
+	JenkinsURL   *url.URL
+	JenkinsUser  string
+	JenkinsToken Secret
+	// JenkinsTokenFile is where the token is read from; it may not exist
+	// yet on a first install (JenkinsToken is then unset).
+	JenkinsTokenFile string
+	JenkinsCAFile    string
+	JenkinsCA        []byte // the CA file's content, read once
+	JenkinsTimeout   time.Duration
 
-	Groups        []Group
-	Schedule      string
+	Groups   []Group
+	Schedule string
+	// Cron is Schedule parsed, once; Interval the time between two polls
+	// it gives.
+	Cron          cron.Schedule
+	Interval      time.Duration
 	FailoverAfter int
 	FailbackAfter int
 	StandbyWait   int
 	Failback      FailbackMode
 	DryRun        bool
+	// StartupPatience is how long a primary that has not connected since
+	// the controller started is not counted as down.
+	StartupPatience time.Duration
 
 	// FailbackWindow confines automatic failback to certain days and
 	// hours; the zero Window allows it at any time.
@@ -113,6 +126,8 @@ type rawConfig struct {
 	StandbyWait   string `env:"WATCHDOG_STANDBY_WAIT" envDefault:"3" help:"polls a standby that was asked to come online gets before it is parked again and the next standby is tried"`
 	Failback      string `env:"WATCHDOG_FAILBACK" envDefault:"auto" help:"auto, or manual (never switch back by itself: an operator parks the standby)"`
 	DryRun        string `env:"WATCHDOG_DRY_RUN" envDefault:"false" help:"decide and report, never change Jenkins"`
+
+	StartupPatience string `env:"WATCHDOG_STARTUP_PATIENCE" envDefault:"3m" help:"how long a primary that has not connected since the controller started (offline with no cause: Jenkins is still launching it) is not counted as down; ends at once on a failed launch or a broken channel. Sized for the SSH launcher (10 tries 15s apart)"`
 
 	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"automatic failback happens only inside this weekly window, written [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"): days mon to sun as lists and ranges (mon,wed,fri; mon-fri), every day if omitted or *; start included, end excluded, end may be 24:00; a window such as 22:00-02:00 runs past midnight and belongs to the day it starts on; IANA time zone, UTC if omitted. Outside it the group waits in failback_pending; empty means any time. No effect with WATCHDOG_FAILBACK=manual"`
 
@@ -157,12 +172,15 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	add(err)
 	c.JenkinsToken, err = loadToken(raw.JenkinsToken, raw.JenkinsTokenFile, readFile)
 	add(err)
-	if c.JenkinsToken.IsSet() && strings.TrimSpace(raw.JenkinsUser) == "" {
+	c.JenkinsTokenFile = raw.JenkinsTokenFile
+	if (c.JenkinsToken.IsSet() || raw.JenkinsTokenFile != "") && strings.TrimSpace(raw.JenkinsUser) == "" {
 		add(varErr("JENKINS_USER", "required with an API token: a token belongs to a user"))
 	}
 	if raw.JenkinsCAFile != "" {
-		if _, err := readFile(raw.JenkinsCAFile); err != nil {
+		if c.JenkinsCA, err = readFile(raw.JenkinsCAFile); err != nil {
 			add(varErr("JENKINS_CA_FILE", "cannot read %q: %v", raw.JenkinsCAFile, unwrapPathError(err)))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(c.JenkinsCA) {
+			add(varErr("JENKINS_CA_FILE", "%q holds no PEM certificate", raw.JenkinsCAFile))
 		}
 	}
 	c.JenkinsTimeout, err = positiveDuration("JENKINS_TIMEOUT", raw.JenkinsTimeout)
@@ -174,12 +192,16 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	} else if c.Groups, err = ParsePairs(raw.Pairs); err != nil {
 		add(&Error{Var: "WATCHDOG_PAIRS", Msg: err.Error()})
 	}
-	if _, err := cron.ParseStandard(raw.Schedule); err != nil {
+	if c.Cron, err = cron.ParseStandard(raw.Schedule); err != nil {
 		add(varErr("WATCHDOG_SCHEDULE", "%q is not a cron spec: %v", raw.Schedule, err))
-	} else if every, ok := strings.CutPrefix(strings.TrimSpace(raw.Schedule), "@every "); ok {
-		// cron quietly rounds anything under a second up to a second.
-		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {
-			add(varErr("WATCHDOG_SCHEDULE", "%q: polls must be at least 1s apart", raw.Schedule))
+	} else {
+		t0 := c.Cron.Next(time.Now())
+		c.Interval = c.Cron.Next(t0).Sub(t0)
+		if every, ok := strings.CutPrefix(strings.TrimSpace(raw.Schedule), "@every "); ok {
+			// cron quietly rounds anything under a second up to a second.
+			if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {
+				add(varErr("WATCHDOG_SCHEDULE", "%q: polls must be at least 1s apart", raw.Schedule))
+			}
 		}
 	}
 	c.FailoverAfter, err = positiveInt("WATCHDOG_FAILOVER_AFTER", raw.FailoverAfter)
@@ -188,6 +210,11 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	add(err)
 	c.StandbyWait, err = positiveInt("WATCHDOG_STANDBY_WAIT", raw.StandbyWait)
 	add(err)
+	if d, perr := time.ParseDuration(strings.TrimSpace(raw.StartupPatience)); perr != nil || d < 0 {
+		add(varErr("WATCHDOG_STARTUP_PATIENCE", "%q: want a duration of zero or more, such as 3m", raw.StartupPatience))
+	} else {
+		c.StartupPatience = d
+	}
 	switch FailbackMode(strings.ToLower(strings.TrimSpace(raw.Failback))) {
 	case FailbackAuto:
 		c.Failback = FailbackAuto
@@ -269,20 +296,35 @@ func loadToken(inline, file string, readFile func(string) ([]byte, error)) (Secr
 		return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "set either JENKINS_API_TOKEN or JENKINS_API_TOKEN_FILE, not both")
 	case file != "":
 		b, err := readFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			// On a first install the token exists only once Jenkins
+			// runs: the client waits for the file (ReadTokenFile).
+			return Secret{}, nil
+		}
 		if err != nil {
 			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "cannot read %q: %v", file, unwrapPathError(err))
 		}
-		tok := strings.TrimRight(string(b), "\r\n")
-		if tok == "" {
-			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "%q is empty", file)
+		tok, err := ParseTokenFile(b)
+		if err != nil {
+			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "%q %v", file, err)
 		}
-		if strings.ContainsAny(tok, "\r\n") {
-			return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "%q holds more than one line", file)
-		}
-		return NewSecret(tok), nil
+		return tok, nil
 	default:
 		return NewSecret(inline), nil
 	}
+}
+
+// ParseTokenFile reads a token file's content: one line, trailing newline
+// trimmed.
+func ParseTokenFile(b []byte) (Secret, error) {
+	tok := strings.TrimRight(string(b), "\r\n")
+	if tok == "" {
+		return Secret{}, errors.New("is empty")
+	}
+	if strings.ContainsAny(tok, "\r\n") {
+		return Secret{}, errors.New("holds more than one line")
+	}
+	return NewSecret(tok), nil
 }
 
 // checkWebConfig validates the web configuration file the way the server

@@ -66,7 +66,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{[]string{"JENKINS_URL=http://"}, "JENKINS_URL: no host"},
 		{[]string{"JENKINS_URL=http://u:p@jenkins"}, "JENKINS_URL: must not carry credentials"},
 		{append(base, "JENKINS_API_TOKEN=a", "JENKINS_API_TOKEN_FILE=/t"), "JENKINS_API_TOKEN_FILE: set either"},
-		{append(base, "JENKINS_API_TOKEN_FILE=/nope"), "JENKINS_API_TOKEN_FILE: cannot read \"/nope\""},
+		{append(base, "JENKINS_API_TOKEN_FILE=/nope"), "JENKINS_USER: required with an API token"},
+		{append(base, "WATCHDOG_STARTUP_PATIENCE=-1m"), "WATCHDOG_STARTUP_PATIENCE: \"-1m\""},
+		{append(base, "WATCHDOG_STARTUP_PATIENCE=soon"), "WATCHDOG_STARTUP_PATIENCE: \"soon\""},
 		{append(base, "JENKINS_API_TOKEN_FILE=/empty"), "JENKINS_API_TOKEN_FILE: \"/empty\" is empty"},
 		{append(base, "JENKINS_CA_FILE=/nope"), "JENKINS_CA_FILE: cannot read"},
 		{append(base, "JENKINS_API_TOKEN=abc"), "JENKINS_USER: required with an API token"},
@@ -218,6 +220,18 @@ func TestWebConfigFileIsValidatedAtStart(t *testing.T) {
 
 // The README's configuration table is generated from the declarations;
 // this keeps the committed copy in step.
+// On a first install the token file exists only once Jenkins runs: a
+// missing file is waited for by the client, not a configuration error.
+func TestMissingTokenFileIsWaitedFor(t *testing.T) {
+	c, err := Load([]string{"JENKINS_URL=http://jenkins:8080", "JENKINS_USER=w", "JENKINS_API_TOKEN_FILE=/run/secrets/none"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JenkinsToken.IsSet() || c.JenkinsTokenFile != "/run/secrets/none" {
+		t.Errorf("token %v, file %q", c.JenkinsToken.IsSet(), c.JenkinsTokenFile)
+	}
+}
+
 func TestReadmeTableIsCurrent(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

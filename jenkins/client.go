@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,13 @@ type Options struct {
 	CAPEM     []byte            // extra trusted CAs
 	Timeout   time.Duration     // per request
 	Transport http.RoundTripper // for tests; default is a tuned clone of http.DefaultTransport
+	// TokenFile, when set, is where Token comes from. If it is missing or
+	// Jenkins refuses the token, the file is read again before the next
+	// poll: on a first install the token exists only once Jenkins runs,
+	// and a rotated token replaces the old one without a restart.
+	TokenFile string
+	// ParseToken turns the file's content into the token.
+	ParseToken func([]byte) (string, error)
 }
 
 // Client implements the watcher's and the switchover's Jenkins.
@@ -57,6 +65,11 @@ type Client struct {
 	mu        sync.Mutex
 	crumbName string
 	crumb     string
+
+	user       string
+	tokenFile  string
+	parseToken func([]byte) (string, error)
+	tokenStale bool // read the token file again before the next poll
 }
 
 // New builds a Client. It makes no request.
@@ -96,7 +109,7 @@ func New(o Options) (*Client, error) {
 	}
 	base := strings.TrimSuffix(o.URL, "/")
 	var j *gojenkins.Jenkins
-	if o.User != "" || o.Token != "" {
+	if o.Token != "" || (o.User != "" && o.TokenFile == "") {
 		j = gojenkins.CreateJenkins(hc, base, o.User, o.Token)
 	} else {
 		j = gojenkins.CreateJenkins(hc, base)
@@ -109,11 +122,49 @@ func New(o Options) (*Client, error) {
 	if err != nil || baseURL.Host == "" {
 		return nil, fmt.Errorf("bad Jenkins URL %q", base)
 	}
-	return &Client{req: req, base: baseURL, timeout: o.Timeout}, nil
+	return &Client{req: req, base: baseURL, timeout: o.Timeout, user: o.User, tokenFile: o.TokenFile,
+		parseToken: o.ParseToken, tokenStale: o.TokenFile != "" && o.Token == ""}, nil
 }
 
 // Computers reads every node with one tree-filtered request.
 func (c *Client) Computers(ctx context.Context) (agent.Snapshot, error) {
+	if err := c.refreshToken(); err != nil {
+		return agent.Snapshot{}, err
+	}
+	snap, err := c.computers(ctx)
+	if errors.Is(err, ErrUnauthorized) && c.tokenFile != "" {
+		c.tokenStale = true
+	}
+	return snap, err
+}
+
+// refreshToken reads the token file when it was missing or its token was
+// refused. Polls run one at a time, and this runs before any request of
+// the poll.
+func (c *Client) refreshToken() error {
+	if !c.tokenStale {
+		return nil
+	}
+	b, err := os.ReadFile(c.tokenFile)
+	if err != nil {
+		if c.req.BasicAuth != nil {
+			return nil // keep the token in use; Jenkins will say
+		}
+		return &Error{Op: "read token", Kind: KindUnauthorized,
+			Err: fmt.Errorf("waiting for JENKINS_API_TOKEN_FILE: %w", err)}
+	}
+	token := strings.TrimRight(string(b), "\r\n")
+	if c.parseToken != nil {
+		if token, err = c.parseToken(b); err != nil {
+			return &Error{Op: "read token", Kind: KindUnauthorized, Err: fmt.Errorf("JENKINS_API_TOKEN_FILE %w", err)}
+		}
+	}
+	c.req.BasicAuth = &gojenkins.BasicAuth{Username: c.user, Password: token}
+	c.tokenStale = false
+	return nil
+}
+
+func (c *Client) computers(ctx context.Context) (agent.Snapshot, error) {
 	d, owned := c.decoders.get()
 	defer c.decoders.put(owned)
 	var nodes map[string]agent.NodeInfo

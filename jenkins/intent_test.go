@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,52 @@ func TestPostRedirectMustPointIntoJenkins(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrBadResponse) {
 			t.Errorf("redirect to %q: err = %v, want ErrBadResponse", tt.location, err)
 		}
+	}
+}
+
+// On a first install the token file appears only once Jenkins runs: until
+// then each poll fails as unauthorized, saying what it waits for; then the
+// file is read. A rotated token is read again after Jenkins refuses the
+// old one, without a restart.
+func TestTokenFileIsWaitedForAndReread(t *testing.T) {
+	fake := fakejenkins.New(fakejenkins.Options{})
+	t.Cleanup(fake.Close)
+	fake.AddUser("watchdog", "first-token", fakejenkins.PermRead)
+	if err := fake.AddAgent(fakejenkins.AgentSpec{Name: "slave01"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	file := t.TempDir() + "/token"
+	c, err := New(Options{URL: srv.URL, User: "watchdog", TokenFile: file, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err = c.Computers(ctx)
+	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "waiting for JENKINS_API_TOKEN_FILE") {
+		t.Fatalf("before the file exists: %v", err)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Fatalf("%d requests sent without a token", n)
+	}
+	writeFile(t, file, "first-token\n")
+	if _, err := c.Computers(ctx); err != nil {
+		t.Fatalf("once the file exists: %v", err)
+	}
+	fake.AddUser("watchdog", "second-token", fakejenkins.PermRead)
+	writeFile(t, file, "second-token\n")
+	if _, err := c.Computers(ctx); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("old token after rotation: %v, want unauthorized", err)
+	}
+	if _, err := c.Computers(ctx); err != nil {
+		t.Fatalf("after rotation the file is read again: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
@@ -71,7 +72,7 @@ func TestCancelDuringActionCompletesIt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx, "@every 1h", 10*time.Second) }()
+	go func() { done <- w.Run(ctx, cron.Every(time.Hour), 10*time.Second) }()
 
 	waitFor(t, arrived, "the toggle to reach Jenkins")
 	cancel()
@@ -125,7 +126,7 @@ func TestCancelDuringSlowActionFailsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx, "@every 1h", 10*time.Second) }()
+	go func() { done <- w.Run(ctx, cron.Every(time.Hour), 10*time.Second) }()
 	waitFor(t, arrived, "the toggle to reach Jenkins")
 	cancel()
 	select {

@@ -2,32 +2,17 @@ package watcher
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/robfig/cron/v3"
 )
 
-// Interval estimates the time between two polls of a cron spec.
-func Interval(spec string) (time.Duration, error) {
-	sched, err := cron.ParseStandard(spec)
-	if err != nil {
-		return 0, err
-	}
-	t0 := sched.Next(time.Now())
-	return sched.Next(t0).Sub(t0), nil
-}
-
 // Run polls at once and then on the cron schedule until ctx is done; then
 // it stops the scheduler and waits for a poll in flight to finish, so an
 // action that was started is completed. Cron is only the trigger: a slow
 // Jenkins skips ticks rather than stacking polls.
-func (w *Watcher) Run(ctx context.Context, spec string, pollTimeout time.Duration) error {
-	sched, err := cron.ParseStandard(spec)
-	if err != nil {
-		return fmt.Errorf("WATCHDOG_SCHEDULE: %w", err)
-	}
+func (w *Watcher) Run(ctx context.Context, sched cron.Schedule, pollTimeout time.Duration) error {
 	logger := cronLogger{w.log}
 	c := cron.New(cron.WithLogger(logger), cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
 	// A poll outlives the shutdown signal: it is bounded by its own
