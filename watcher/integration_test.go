@@ -1,14 +1,10 @@
 package watcher_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,6 +15,7 @@ import (
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -28,32 +25,6 @@ const (
 	testToken    = "s3cret-t0ken-value"
 	testInstance = "lab-1"
 )
-
-// clock is injected time: tests advance it instead of sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type labOptions struct {
 	pairs    string
@@ -73,13 +44,13 @@ type labOptions struct {
 // watcher pointed at it.
 type lab struct {
 	t      *testing.T
+	lab    *testlab.Lab
 	fake   *fakejenkins.Controller
 	srv    *httptest.Server // nil when inProcess
-	base   string
 	groups []config.Group
 	opts   labOptions
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testlab.Clock
+	logs   *testlab.SyncBuffer
 	w      *watcher.Watcher
 	reg    *prometheus.Registry
 	polls  int
@@ -91,52 +62,16 @@ func defaultParams() watcher.Params {
 
 func newLab(t *testing.T, o labOptions) *lab {
 	t.Helper()
-	if o.pairs == "" {
-		o.pairs = "slave01:slave02"
-	}
 	if o.params == (watcher.Params{}) {
 		o.params = defaultParams()
-	}
-	if o.perms == nil {
-		o.perms = []fakejenkins.Permission{fakejenkins.PermRead, fakejenkins.PermDisconnect}
 	}
 	if o.timeout == 0 {
 		o.timeout = 5 * time.Second
 	}
-	groups, err := config.ParsePairs(o.pairs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := fakejenkins.New(fakejenkins.Options{Prefix: o.prefix})
-	if o.password {
-		fake.AddPasswordUser(testUser, testToken, o.perms...)
-	} else {
-		fake.AddUser(testUser, testToken, o.perms...)
-	}
-	for _, g := range groups {
-		for i, n := range g.Nodes() {
-			launch := fakejenkins.SSH
-			if o.inbound[n] {
-				launch = fakejenkins.Inbound
-			}
-			if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n, Launch: launch}); err != nil {
-				t.Fatal(err)
-			}
-			if i > 0 {
-				must(t, fake.OperatorOffline(n, "admin", ""))
-			}
-		}
-	}
-	l := &lab{t: t, fake: fake, groups: groups, opts: o,
-		clock: &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
-	if o.inProcess {
-		l.base = "http://jenkins.test"
-		t.Cleanup(fake.Close)
-	} else {
-		l.srv = httptest.NewServer(fake)
-		l.base = l.srv.URL
-		t.Cleanup(func() { fake.Close(); l.srv.Close() })
-	}
+	tl := testlab.Start(t, testlab.Options{Pairs: o.pairs, Inbound: o.inbound, Fake: fakejenkins.Options{Prefix: o.prefix},
+		User: testUser, Token: testToken, Password: o.password, Perms: o.perms, InProcess: o.inProcess})
+	l := &lab{t: t, lab: tl, fake: tl.Fake, srv: tl.Server, groups: tl.Groups, opts: o,
+		clock: testlab.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), logs: &testlab.SyncBuffer{}}
 	l.restartWatcher()
 	return l
 }
@@ -144,22 +79,8 @@ func newLab(t *testing.T, o labOptions) *lab {
 // restartWatcher replaces the watcher with a new one, as a restarted
 // process would start: no memory, same controller.
 func (l *lab) restartWatcher() {
-	var rt http.RoundTripper
-	if l.opts.inProcess {
-		rt = handlerTransport{l.fake}
-	}
-	client, err := jenkins.New(jenkins.Options{URL: l.base + l.opts.prefix, User: testUser, Token: testToken,
-		Timeout: l.opts.timeout, Transport: rt})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.reg = prometheus.NewRegistry()
-	l.w = watcher.New(watcher.Options{
-		Jenkins: client, Groups: l.groups, Params: l.opts.params, DryRun: l.opts.dryRun,
-		Logger:  slog.New(slog.NewJSONHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: watcher.NewMetrics(l.reg, l.groups, []string{"unauthorized", "forbidden", "not_found", "unavailable", "bad_response", "timeout", "network"}),
-		Now:     l.clock.Now, JenkinsURL: l.base,
-	})
+	l.w, l.reg = l.lab.MustWatcher(l.t, testlab.WatcherOptions{Client: testlab.ClientOptions{Timeout: l.opts.timeout},
+		Params: l.opts.params, DryRun: l.opts.dryRun, Now: l.clock.Now, Log: l.logs, Kinds: testlab.ErrorKinds()})
 }
 
 func must(t *testing.T, err error) {
@@ -184,7 +105,7 @@ func (l *lab) mustPoll() {
 	}
 }
 
-func (l *lab) phase() watcher.Phase { return l.w.GroupState(l.groups[0].Name()).Phase }
+func (l *lab) phase() watcher.Phase { return l.lab.Phase(l.w) }
 
 // pollUntil polls until the first group reaches want, at most max polls,
 // and returns how many it took.
@@ -219,44 +140,17 @@ func pathEscape(s string) string {
 }
 
 func (l *lab) node(name string) fakejenkins.NodeSnapshot {
-	n, ok := l.fake.Node(name)
-	if !ok {
-		l.t.Fatalf("node %s missing", name)
-	}
-	return n
+	l.t.Helper()
+	return l.lab.Node(l.t, name)
 }
 
 func (l *lab) counter(name string, labels ...string) float64 {
 	l.t.Helper()
-	mfs, err := l.reg.Gather()
-	if err != nil {
-		l.t.Fatal(err)
+	v, ok := testlab.Metric(l.t, l.reg, name, labels...)
+	if !ok {
+		l.t.Fatalf("metric %s%v not found", name, labels)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.Gauge.GetValue()
-		}
-	}
-	l.t.Fatalf("metric %s%v not found", name, labels)
-	return 0
+	return v
 }
 
 func (l *lab) assertNoPostTo(node string) {
@@ -810,31 +704,4 @@ func TestControllerRestartGetsGraceBeforeFailover(t *testing.T) {
 	must(t, l.fake.Relaunch("slave01"))
 	l.pollUntil(watcher.PhaseNormal, 1)
 	l.assertNoPostTo("")
-}
-
-// handlerTransport answers requests by calling the fake directly.
-type handlerTransport struct{ h http.Handler }
-
-func (ht handlerTransport) RoundTrip(r *http.Request) (resp *http.Response, err error) {
-	defer func() {
-		// A handler aborts a connection by panicking with
-		// http.ErrAbortHandler; over a socket the client sees it closed.
-		if p := recover(); p != nil {
-			if p != http.ErrAbortHandler {
-				panic(p)
-			}
-			resp, err = nil, context.Cause(r.Context())
-			if err == nil {
-				err = io.ErrUnexpectedEOF
-			}
-		}
-	}()
-	rec := httptest.NewRecorder()
-	ht.h.ServeHTTP(rec, r)
-	if err := r.Context().Err(); err != nil {
-		return nil, err
-	}
-	resp = rec.Result()
-	resp.Request = r
-	return resp, nil
 }
