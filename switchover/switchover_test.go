@@ -12,8 +12,9 @@ import (
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -117,5 +118,50 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// maintenance end brings back only the primaries maintenance start took
+// offline: one a person took offline with their own message, or that a
+// node monitor took offline, is reported and left alone; --force (for a
+// group named on its own) brings a person's back.
+func TestMaintenanceEndOnlyEndsWhatItStarted(t *testing.T) {
+	l := testlab.Start(t, testlab.Options{Pairs: "ours:ours-b,raid:raid-b,disk:disk-b"})
+	client, err := l.NewClient(testlab.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res := switchover.Start(ctx, client, l.Groups[:1], "kernel upgrade"); !res[0].Done {
+		t.Fatalf("start: %+v", res)
+	}
+	if err := l.Fake.OperatorOffline("raid", "bob", "RAID degraded, do not use"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Fake.MonitorOffline("disk"); err != nil {
+		t.Fatal(err)
+	}
+	res := switchover.End(ctx, client, l.Groups, false)
+	if !res[0].Done || res[1].Done || res[1].Err == nil || res[2].Done || res[2].Err == nil {
+		t.Fatalf("end --all: %+v", res)
+	}
+	if !strings.Contains(res[1].Err.Error(), "RAID degraded") || !strings.Contains(res[2].Err.Error(), "DiskSpace") {
+		t.Errorf("the report does not say who holds them: %v / %v", res[1].Err, res[2].Err)
+	}
+	if n := l.Node(t, "raid"); !n.TemporarilyOffline || n.CauseReason != "RAID degraded, do not use" {
+		t.Errorf("a person's primary was changed: %+v", n)
+	}
+	if n := l.Node(t, "disk"); !n.TemporarilyOffline {
+		t.Errorf("the monitor's primary was brought back: %+v", n)
+	}
+	if n := l.Node(t, "ours"); n.Offline {
+		t.Errorf("the primary maintenance start took offline is still offline: %+v", n)
+	}
+	res = switchover.End(ctx, client, l.Groups[1:2], true)
+	if !res[0].Done {
+		t.Fatalf("end --force raid: %+v", res)
+	}
+	if n := l.Node(t, "raid"); n.Offline {
+		t.Errorf("--force did not bring the named primary back: %+v", n)
 	}
 }
