@@ -3,49 +3,25 @@ package switchover_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
 func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
-	fake := fakejenkins.New(fakejenkins.Options{})
-	defer fake.Close()
-	fake.AddUser("w", "tok", fakejenkins.PermRead, fakejenkins.PermDisconnect)
-	groups, err := config.ParsePairs("slave01:slave02,build-a:build-b,lonely-a:lonely-b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range groups {
-		for i, n := range g.Nodes() {
-			if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n}); err != nil {
-				t.Fatal(err)
-			}
-			if i > 0 {
-				if err := fake.OperatorOffline(n, "admin", ""); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
+	l := testlab.Start(t, testlab.Options{Pairs: "slave01:slave02,build-a:build-b,lonely-a:lonely-b"})
+	fake, groups := l.Fake, l.Groups
 	// lonely-b is held by someone: lonely-a's group has no standby to move to.
 	if err := fake.OperatorOffline("lonely-b", "bob", "broken disk"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	client, err := jenkins.New(jenkins.Options{URL: srv.URL, User: "w", Token: "tok", Timeout: 5 * time.Second})
+	client, err := l.NewClient(testlab.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +48,8 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 	}
 
 	// The daemon fails the two groups over and shows them in maintenance.
-	w := watcher.New(watcher.Options{Jenkins: client, Groups: groups,
-		Params:  watcher.Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto},
-		Metrics: watcher.NewMetrics(prometheus.NewRegistry(), groups, nil)})
+	w, _ := l.MustWatcher(t, testlab.WatcherOptions{
+		Params: watcher.Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}})
 	for range 2 {
 		if err := w.Poll(ctx); err != nil {
 			t.Fatal(err)
