@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -18,12 +17,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
@@ -78,8 +76,8 @@ type envOptions struct {
 // captured: its JSON log, its metrics and the errors Poll returned.
 type env struct {
 	t       testing.TB
+	lab     *testlab.Lab
 	fake    *fakejenkins.Controller
-	srv     *httptest.Server
 	tr      *tracker
 	groups  []config.Group
 	reg     *prometheus.Registry
@@ -101,33 +99,17 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.timeout == 0 {
 		o.timeout = 5 * time.Second
 	}
-	groups, err := config.ParsePairs(o.pairs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := fakejenkins.New(fakejenkins.Options{Version: o.version})
-	fake.AddUser(testUser, testToken, fakejenkins.PermRead, fakejenkins.PermDisconnect)
-	for _, a := range o.agents {
+	agents := make([]fakejenkins.AgentSpec, len(o.agents))
+	for i, a := range o.agents {
 		a.CasC = o.version != ""
-		if err := fake.AddAgent(a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if o.parked == nil {
-		for _, g := range groups {
-			o.parked = append(o.parked, g.Standbys...)
-		}
-	}
-	for _, n := range o.parked {
-		if err := fake.OperatorOffline(n, testUser, agent.ParkMessage("initial")); err != nil {
-			t.Fatal(err)
-		}
+		agents[i] = a
 	}
 	tr := newTracker()
-	srv := httptest.NewServer(tr.wrap(fake))
-	t.Cleanup(srv.Close)
-	t.Cleanup(fake.Close) // runs first: releases requests held by FaultSlow
-	e := &env{t: t, fake: fake, srv: srv, tr: tr, groups: groups, logs: &syncBuffer{}, primary: map[string]bool{}, rt: o.transport}
+	lab := testlab.Start(t, testlab.Options{Pairs: o.pairs, Agents: agents, Fake: fakejenkins.Options{Version: o.version},
+		User: testUser, Token: testToken, Parked: o.parked, ParkedBy: testUser, ParkMessage: agent.ParkMessage("initial"),
+		Wrap: tr.wrap})
+	groups := lab.Groups
+	e := &env{t: t, lab: lab, fake: lab.Fake, tr: tr, groups: groups, logs: &syncBuffer{}, primary: map[string]bool{}, rt: o.transport}
 	for _, g := range groups {
 		e.primary[g.Primary] = true
 	}
@@ -143,35 +125,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 // against this env's controller: the second-instance test uses it too.
 func (e *env) newWatcher(user, token string, timeout time.Duration, p watcher.Params, logs io.Writer) (*watcher.Watcher, *prometheus.Registry) {
 	e.t.Helper()
-	client, err := jenkins.New(jenkins.Options{URL: e.srv.URL, User: user, Token: token, Timeout: timeout, Transport: e.rt})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	kinds := make([]string, 0, len(jenkins.Kinds))
-	for _, k := range jenkins.Kinds {
-		kinds = append(kinds, string(k))
-	}
-	m := watcher.NewMetrics(reg, e.groups, kinds)
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w := watcher.New(watcher.Options{Jenkins: client, Groups: e.groups, Params: p, Logger: log, Metrics: m,
-		JenkinsURL: e.srv.URL})
-	return w, reg
+	return e.lab.MustWatcher(e.t, testlab.WatcherOptions{
+		Client: testlab.ClientOptions{User: user, Token: token, Timeout: timeout, Transport: e.rt},
+		Params: p, Log: logs, Kinds: testlab.ErrorKinds()})
 }
 
 // withJenkins rebuilds the env's watcher around a wrapper of its client,
 // for tests that need to act between two requests of one poll.
 func (e *env) withJenkins(wrap func(watcher.Jenkins) watcher.Jenkins, p watcher.Params) {
 	e.t.Helper()
-	client, err := jenkins.New(jenkins.Options{URL: e.srv.URL, User: testUser, Token: testToken, Timeout: 5 * time.Second})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.reg = prometheus.NewRegistry()
-	m := watcher.NewMetrics(e.reg, e.groups, nil)
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.w = watcher.New(watcher.Options{Jenkins: wrap(client), Groups: e.groups, Params: p, Logger: log, Metrics: m,
-		JenkinsURL: e.srv.URL})
+	e.w, e.reg = e.lab.MustWatcher(e.t, testlab.WatcherOptions{Wrap: wrap, Params: p, Log: e.logs})
 }
 
 // poll runs one cycle of the env's watcher, waits until the controller
@@ -288,84 +251,20 @@ func (e *env) state(group string) watcher.GroupState {
 
 func (e *env) node(name string) fakejenkins.NodeSnapshot {
 	e.t.Helper()
-	n, ok := e.fake.Node(name)
-	if !ok {
-		e.t.Fatalf("no node %q", name)
-	}
-	return n
+	return e.lab.Node(e.t, name)
 }
 
 // metric returns a sample's value (0 when absent) from reg.
 func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			for k, v := range want {
-				if got[k] != v {
-					continue next
-				}
-			}
-			return value(m)
-		}
-	}
-	return 0
+	v, _ := testlab.Metric(t, reg, name, labels...)
+	return v
 }
 
 // metricSum adds every sample of name whose labels include labels.
 func metricSum(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			got := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				got[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if got[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			sum += value(m)
-		}
-	}
-	return sum
-}
-
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	return 0
+	return testlab.MetricSum(t, reg, name, labels...)
 }
 
 // scrape returns what /status and /metrics serve.
@@ -447,28 +346,7 @@ func (tr *tracker) waitIdle(t testing.TB) {
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testlab.SyncBuffer
 
 // world is what the controller says of the nodes, for comparing two runs.
 type nodeFacts struct {
