@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,19 +16,10 @@ import (
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+type lockedBuffer = testlab.SyncBuffer
 
 func run(t *testing.T, ctx context.Context, environ []string, args ...string) (int, string, string) {
 	t.Helper()
@@ -130,22 +118,11 @@ func waitFor(t *testing.T, url string, want int, client *http.Client) string {
 // file, auth on /metrics) against the fake controller and stops it the way
 // SIGTERM does.
 func TestDaemonEndToEnd(t *testing.T) {
-	fake := fakejenkins.New(fakejenkins.Options{Prefix: "/jenkins"})
-	defer fake.Close()
-	fake.AddUser("watchdog", "tls-token-123", fakejenkins.PermRead, fakejenkins.PermDisconnect)
-	for _, n := range []string{"slave01", "slave02"} {
-		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := fake.OperatorOffline("slave02", "admin", ""); err != nil {
-		t.Fatal(err)
-	}
+	lab := testlab.Start(t, testlab.Options{Fake: fakejenkins.Options{Prefix: "/jenkins"}, User: "watchdog", Token: "tls-token-123", TLS: true})
+	fake, srv := lab.Fake, lab.Server
 	if err := fake.KillAgent("slave01"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(fake)
-	defer srv.Close()
 
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")

@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 )
 
 // Every subcommand answers -h and --help with its usage on stdout, nothing
@@ -80,16 +79,8 @@ func TestBadFlagsExitTwo(t *testing.T) {
 // The daemon's last log line says that it stopped, why, and with which
 // exit code.
 func TestDaemonLogsWhyItStopped(t *testing.T) {
-	fake := fakejenkins.New(fakejenkins.Options{})
-	defer fake.Close()
-	fake.AddUser("watchdog", "stop-token", fakejenkins.PermRead, fakejenkins.PermDisconnect)
-	for _, n := range []string{"slave01", "slave02"} {
-		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	// Neither node parked: the daemon only has to run.
+	srv := testlab.Start(t, testlab.Options{User: "watchdog", Token: "stop-token", Parked: []string{}}).Server
 	addr := freeAddr(t)
 	environ := []string{"JENKINS_URL=" + srv.URL, "JENKINS_USER=watchdog", "JENKINS_API_TOKEN=stop-token",
 		"WATCHDOG_SCHEDULE=@every 1s", "WATCHDOG_LISTEN_ADDR=" + addr}
@@ -97,7 +88,9 @@ func TestDaemonLogsWhyItStopped(t *testing.T) {
 	defer cancel(nil)
 	var stderr lockedBuffer
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, Env{Environ: environ, Stdout: &lockedBuffer{}, Stderr: &stderr, Version: "test"}) }()
+	go func() {
+		done <- Main(ctx, Env{Environ: environ, Stdout: &lockedBuffer{}, Stderr: &stderr, Version: "test"})
+	}()
 	waitFor(t, "http://"+addr+"/readyz", http.StatusOK, &http.Client{Timeout: 2 * time.Second})
 
 	cancel(errors.New("terminated signal received")) // what signal.NotifyContext gives on SIGTERM

@@ -52,6 +52,9 @@ type Options struct {
 	// InProcess serves the controller through a RoundTripper instead of
 	// a socket, so a test can run in a synctest bubble with fake time.
 	InProcess bool
+	// TLS serves the controller over HTTPS with httptest's certificate
+	// (Server.Certificate).
+	TLS bool
 }
 
 // Lab is a fake controller served over loopback HTTP (or in process),
@@ -135,7 +138,11 @@ func New(o Options) (*Lab, error) {
 		return nil, err
 	}
 	l.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
-	l.Server.Start()
+	if o.TLS {
+		l.Server.StartTLS()
+	} else {
+		l.Server.Start()
+	}
 	l.URL = l.Server.URL
 	return l, nil
 }
