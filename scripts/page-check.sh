@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Looks at the status page the way a person does: in a real browser, during
+# a real failover.
+#
+#   fake-jenkins (127.0.0.1:P1) <- watchdog (127.0.0.1:P2) <- headless Chromium
+#
+# Starts the built-in fake Jenkins controller and the real watchdog against
+# it, each on a port of its own choosing read back from its log; kills
+# slave01 through the fake's control API; waits (bounded) until /status
+# shows the group failed over to slave02; then renders / in headless
+# Chromium and checks the DOM it built: group slave01 in state failed_over
+# with slave02 active, slave01 and slave02 with their node states, the
+# transition into failed_over, the Jenkins version, no script. Loopback
+# only, a temporary directory; every process it starts is stopped on exit.
+#
+#   scripts/page-check.sh               check the page
+#   scripts/page-check.sh --screenshot  also write docs/status-page.png
+#
+# Needs: go, chromium, curl, jq. As root (or with sudo) on Debian it
+# installs what is missing. PAGE_CHECK_TIMEOUT (default 60) bounds each wait
+# in seconds.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+timeout_s="${PAGE_CHECK_TIMEOUT:-60}"
+screenshot=false
+passed=0
+
+usage() { printf 'usage: %s [--screenshot]\n' "$0"; }
+for arg in "$@"; do
+  case "$arg" in
+    --screenshot) screenshot=true ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+
+log() { printf 'page-check: %s\n' "$*" >&2; }
+fail() {
+  log "FAIL: $*"
+  dump_logs
+  printf 'page-check: %d passed, 1 failed\n' "$passed"
+  exit 1
+}
+ok() {
+  passed=$((passed + 1))
+  log "ok: $*"
+}
+
+as_root() {
+  if [[ "$(id -u)" == 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo "$@"
+  else
+    return 1
+  fi
+}
+
+need_tools() {
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v jq >/dev/null || missing+=(jq)
+  command -v go >/dev/null || fail "go is not on PATH"
+  if ((${#missing[@]} == 0)); then
+    return
+  fi
+  log "installing ${missing[*]}"
+  if ! command -v apt-get >/dev/null ||
+    ! as_root apt-get update -qq ||
+    ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    log "cannot install ${missing[*]}: run as root or with sudo on Debian, or install them yourself"
+    exit 1
+  fi
+}
+
+workdir="$(mktemp -d -t page-check.XXXXXX)"
+pids=()
+addr=""
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+dump_logs() {
+  local f
+  for f in "$workdir"/*.log "$workdir"/dom.html; do
+    [[ -e "$f" ]] || continue
+    log "---- last lines of $(basename "$f")"
+    tail -n 30 "$f" >&2 || true
+  done
+}
+
+# logged_addr FILE: the address a process logged it listens on. Both
+# processes bind port 0 and say which port they got, so no two runs (or
+# anything else on the machine) can race for a port.
+logged_addr() {
+  case "$1" in
+    *fake-jenkins.log) grep -o 'addr=127\.0\.0\.1:[0-9]*' "$1" | head -n 1 | cut -d= -f2 ;;
+    *watchdog.log) jq -r 'select(.msg == "starting") | .listen' "$1" 2>/dev/null | head -n 1 ;;
+  esac
+}
+
+# wait_addr FILE PID: waits, while process PID lives, until it has logged
+# its address, and leaves it in $addr.
+wait_addr() {
+  local file="$1" pid="$2" deadline=$((SECONDS + timeout_s))
+  addr=""
+  until [[ -n "$addr" ]]; do
+    kill -0 "$pid" 2>/dev/null || fail "$(basename "$file" .log) exited"
+    ((SECONDS < deadline)) || fail "timed out after ${timeout_s}s waiting for $(basename "$file" .log) to listen"
+    sleep 0.2
+    addr="$(logged_addr "$file")"
+  done
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND every 0.5 s.
+wait_for() {
+  local what="$1" seconds="$2" deadline
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      fail "timed out after ${seconds}s waiting for: ${what}"
+    fi
+    sleep 0.5
+  done
+}
+
+# failed_over: /status shows group slave01 failed over with slave02 active.
+failed_over() {
+  curl -fsS --max-time 5 "${watchdog}/status" |
+    jq -e '.groups[] | select(.name == "slave01") | .state == "failed_over" and .active == "slave02"'
+}
+
+# browser runs headless Chromium on the page with a fresh profile, no
+# network but loopback, and a bounded run time.
+browser() {
+  local profile
+  profile="$(mktemp -d "$workdir/profile.XXXXXX")"
+  timeout "$timeout_s" chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync --disable-extensions \
+    --hide-scrollbars --user-data-dir="$profile" "$@" 2>>"$workdir/chromium.log"
+}
+
+# dom_has TEXT: the DOM Chromium built contains TEXT literally.
+dom_has() {
+  grep -qF -- "$1" "$workdir/dom.html"
+}
+
+need_tools
+
+log "building the watchdog and the fake controller"
+(cd "$repo_root" && go build -o "$workdir/watchdog" -ldflags "-X main.version=page-check" . &&
+  go build -o "$workdir/fake-jenkins" ./cmd/fake-jenkins) || fail "build failed"
+
+"$workdir/fake-jenkins" --listen 127.0.0.1:0 >"$workdir/fake-jenkins.log" 2>&1 &
+pids+=($!)
+wait_addr "$workdir/fake-jenkins.log" "$!"
+jenkins="http://${addr}"
+wait_for "fake Jenkins at ${jenkins}" "$timeout_s" \
+  curl -fsS --max-time 5 -u watchdog:fake-token "${jenkins}/computer/api/json"
+ok "fake Jenkins up at ${jenkins}"
+
+env -i PATH="$PATH" HOME="$workdir" \
+  JENKINS_URL="${jenkins}" \
+  JENKINS_USER=watchdog \
+  JENKINS_API_TOKEN=fake-token \
+  WATCHDOG_PAIRS=slave01:slave02 \
+  WATCHDOG_SCHEDULE='@every 1s' \
+  WATCHDOG_FAILOVER_AFTER=2 \
+  WATCHDOG_LISTEN_ADDR=127.0.0.1:0 \
+  LOG_FORMAT=json \
+  "$workdir/watchdog" >"$workdir/watchdog.log" 2>&1 &
+pids+=($!)
+wait_addr "$workdir/watchdog.log" "$!"
+watchdog="http://${addr}"
+wait_for "watchdog /readyz at ${watchdog}" "$timeout_s" curl -fsS --max-time 5 "${watchdog}/readyz"
+ok "watchdog ready at ${watchdog}"
+
+curl -fsS --max-time 5 -X POST "${jenkins}/-/fake/kill?node=slave01" >/dev/null ||
+  fail "the fake controller's control API refused to kill slave01"
+log "killed slave01; waiting up to ${timeout_s}s for the failover"
+wait_for "/status to show slave01 failed over to slave02" "$timeout_s" failed_over
+ok "/status: group slave01 failed_over, slave02 active"
+# A build on the standby, so the page shows it busy.
+curl -fsS --max-time 5 -X POST "${jenkins}/-/fake/build?node=slave02" >/dev/null ||
+  fail "the fake controller's control API refused to start a build on slave02"
+sleep 2 # one more poll, so the page shows the build
+
+browser --dump-dom "${watchdog}/" >"$workdir/dom.html" || fail "chromium could not render ${watchdog}/"
+[[ -s "$workdir/dom.html" ]] || fail "chromium rendered an empty page"
+ok "chromium rendered the page ($(wc -c <"$workdir/dom.html") bytes of DOM)"
+
+dom_has 'data-group="slave01" data-state="failed_over" data-active="slave02"' ||
+  fail "the page does not show group slave01 failed_over with slave02 active"
+ok "page: group slave01 failed_over, slave02 active"
+dom_has '<tr data-node="slave01" data-state="disconnected">' || fail "the page does not show slave01 disconnected"
+ok "page: slave01 disconnected"
+dom_has '<tr data-node="slave02" data-state="online">' || fail "the page does not show slave02 online"
+ok "page: slave02 online"
+dom_has 'data-group="slave01" data-to="failed_over"' || fail "the page lists no transition into failed_over"
+ok "page: the transition into failed_over is listed"
+version="$(curl -fsS --max-time 5 "${watchdog}/status" | jq -r '.controller.version')"
+[[ -n "$version" && "$version" != null ]] || fail "/status has no Jenkins version"
+dom_has "<b id=\"jenkins-version\">${version}</b>" || fail "the page does not show Jenkins version ${version}"
+ok "page: Jenkins version ${version}"
+dom_has '<meta http-equiv="refresh" content="10">' || fail "the page does not refresh itself"
+if grep -qi '<script' "$workdir/dom.html"; then
+  fail "the page carries a script"
+fi
+ok "page: refreshes itself, no script"
+
+if [[ "$screenshot" == true ]]; then
+  out="$repo_root/docs/status-page.png"
+  browser --screenshot="$out" --window-size=1000,860 "${watchdog}/" >/dev/null ||
+    fail "chromium could not take the screenshot"
+  [[ -s "$out" ]] || fail "empty screenshot"
+  ok "screenshot written to docs/status-page.png"
+fi
+
+printf 'page-check: %d passed, 0 failed\n' "$passed"
