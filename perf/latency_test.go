@@ -12,32 +12,15 @@ import (
 	"time"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
-
-// clock is injected time: it moves only when the test says so.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // toggleSpy notes, in injected and wall time, when the first POST
 // toggleOffline reaches the fake.
 type toggleSpy struct {
 	next    http.Handler
-	clock   *clock
+	clock   *testlab.Clock
 	mu      sync.Mutex
 	virtual time.Time
 	wall    time.Time
@@ -73,7 +56,7 @@ func TestFailoverLatencyInjectedTime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clk := testlab.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			spy := &toggleSpy{next: fake, clock: clk}
 			srv := httptest.NewServer(spy)
 			defer srv.Close()
@@ -83,7 +66,7 @@ func TestFailoverLatencyInjectedTime(t *testing.T) {
 			w := newWatcher(ourClient(t, srv.URL, nil), l.groups(), p, clk.Now)
 			poll := func() {
 				t.Helper()
-				clk.Advance(interval)
+				clk.Add(interval)
 				if err := w.Poll(t.Context()); err != nil {
 					t.Fatal(err)
 				}
@@ -144,7 +127,7 @@ func BenchmarkFailoverLatency(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			clk := &clock{now: time.Now()}
+			clk := testlab.NewClock(time.Now())
 			spy := &toggleSpy{next: fake, clock: clk}
 			srv := httptest.NewServer(spy)
 			defer srv.Close()
@@ -154,7 +137,7 @@ func BenchmarkFailoverLatency(b *testing.B) {
 			w := newWatcher(ourClient(b, srv.URL, nil), groups, p, clk.Now)
 			ctx := context.Background()
 			poll := func() {
-				clk.Advance(time.Second)
+				clk.Add(time.Second)
 				if err := w.Poll(ctx); err != nil {
 					b.Fatal(err)
 				}

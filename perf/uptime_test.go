@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -41,7 +42,7 @@ func TestNoGrowthWithUptime(t *testing.T) {
 	}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testlab.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	p := params
 	p.FailbackAfter = 2
 	groups := l.groups()
@@ -65,7 +66,7 @@ func TestNoGrowthWithUptime(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		clk.Advance(10 * time.Second)
+		clk.Add(10 * time.Second)
 		fake.ResetRequests()
 		if err := w.Poll(t.Context()); err != nil {
 			t.Fatal(err)
@@ -115,7 +116,7 @@ func BenchmarkMetricsFootprint(b *testing.B) {
 			for range b.N {
 				f0 := measure()
 				reg := prometheus.NewRegistry()
-				m := watcher.NewMetrics(reg, l.groups(), errorKinds())
+				m := watcher.NewMetrics(reg, l.groups(), testlab.ErrorKinds())
 				f1 := measure()
 				mfs, err := reg.Gather()
 				if err != nil {

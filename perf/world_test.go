@@ -13,8 +13,9 @@ import (
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -65,21 +66,13 @@ func (l layout) pairsSpec() string {
 // newFake builds the layout's controller with a user holding
 // Computer/Disconnect (which implies Connect, so absoluteRemotePath shows).
 func (l layout) newFake(opts fakejenkins.Options) (*fakejenkins.Controller, error) {
-	fake := fakejenkins.New(opts)
-	fake.AddUser(benchUser, benchToken, fakejenkins.PermRead, fakejenkins.PermDisconnect)
-	for i := range l.Agents {
-		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: agentName(i), Launch: fakejenkins.SSH}); err != nil {
-			return nil, err
-		}
+	agents := make([]fakejenkins.AgentSpec, l.Agents)
+	for i := range agents {
+		agents[i] = fakejenkins.AgentSpec{Name: agentName(i), Launch: fakejenkins.SSH}
 	}
-	for _, g := range l.groups() {
-		for _, s := range g.Standbys {
-			if err := fake.OperatorOffline(s, benchUser, agent.ParkMessage("benchmark steady state")); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return fake, nil
+	fake, _, err := testlab.NewController(testlab.Options{Pairs: l.pairsSpec(), Agents: agents, Fake: opts,
+		User: benchUser, Token: benchToken, ParkedBy: benchUser, ParkMessage: agent.ParkMessage("benchmark steady state")})
+	return fake, err
 }
 
 // countingTransport is what jenkins.New builds by default (a clone of
@@ -114,20 +107,12 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // params are the daemon's defaults.
 var params = watcher.Params{FailoverAfter: 2, FailbackAfter: 6, StandbyWait: 3, Failback: config.FailbackAuto}
 
-func errorKinds() []string {
-	kinds := make([]string, 0, len(jenkins.Kinds))
-	for _, k := range jenkins.Kinds {
-		kinds = append(kinds, string(k))
-	}
-	return kinds
-}
-
 // newWatcher wires a watcher as the daemon does, with its own registry.
 func newWatcher(j watcher.Jenkins, groups []config.Group, p watcher.Params, now func() time.Time) *watcher.Watcher {
 	reg := prometheus.NewRegistry()
 	return watcher.New(watcher.Options{
 		Jenkins: j, Groups: groups, Params: p, Now: now,
-		Metrics: watcher.NewMetrics(reg, groups, errorKinds()),
+		Metrics: watcher.NewMetrics(reg, groups, testlab.ErrorKinds()),
 	})
 }
 

@@ -73,6 +73,36 @@ type Lab struct {
 
 // New builds and starts a lab. Close releases it.
 func New(o Options) (*Lab, error) {
+	o = o.withDefaults()
+	fake, groups, err := NewController(o)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{Fake: fake, Groups: groups, User: o.User, Token: o.Token, opts: o}
+	if o.InProcess {
+		l.URL = "http://jenkins.test"
+		return l, nil
+	}
+	var h http.Handler = fake
+	if o.Wrap != nil {
+		h = o.Wrap(fake)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	l.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	if o.TLS {
+		l.Server.StartTLS()
+	} else {
+		l.Server.Start()
+	}
+	l.URL = l.Server.URL
+	return l, nil
+}
+
+func (o Options) withDefaults() Options {
 	if o.Pairs == "" {
 		o.Pairs = "slave01:slave02"
 	}
@@ -85,9 +115,16 @@ func New(o Options) (*Lab, error) {
 	if o.ParkedBy == "" {
 		o.ParkedBy = "admin"
 	}
+	return o
+}
+
+// NewController builds the lab's controller, populated as o says, without
+// serving it, and returns it with the groups of o.Pairs.
+func NewController(o Options) (*fakejenkins.Controller, []config.Group, error) {
+	o = o.withDefaults()
 	groups, err := config.ParsePairs(o.Pairs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.Agents == nil {
 		for _, g := range groups {
@@ -114,37 +151,16 @@ func New(o Options) (*Lab, error) {
 	for _, a := range o.Agents {
 		if err := fake.AddAgent(a); err != nil {
 			fake.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, n := range o.Parked {
 		if err := fake.OperatorOffline(n, o.ParkedBy, o.ParkMessage); err != nil {
 			fake.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	l := &Lab{Fake: fake, Groups: groups, User: o.User, Token: o.Token, opts: o}
-	if o.InProcess {
-		l.URL = "http://jenkins.test"
-		return l, nil
-	}
-	var h http.Handler = fake
-	if o.Wrap != nil {
-		h = o.Wrap(fake)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fake.Close()
-		return nil, err
-	}
-	l.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
-	if o.TLS {
-		l.Server.StartTLS()
-	} else {
-		l.Server.Start()
-	}
-	l.URL = l.Server.URL
-	return l, nil
+	return fake, groups, nil
 }
 
 // Start is New for a test: it fails the test on error and closes the lab
