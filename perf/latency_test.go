@@ -95,7 +95,9 @@ func TestFailoverLatencyInjectedTime(t *testing.T) {
 				t.Errorf("injected-time latency %v, want %v", got, want)
 			}
 			// Within the acting poll: the list, one fresh read of the
-			// standby, then the toggle.
+			// standby, then the toggle. With FAILOVER_AFTER=1 the claim
+			// that other polls write a poll ahead comes first: fresh
+			// read, changeOfflineCause, confirming read.
 			var seq []string
 			for _, r := range fake.Requests() {
 				seq = append(seq, r.Method+" "+r.Path)
@@ -103,7 +105,11 @@ func TestFailoverLatencyInjectedTime(t *testing.T) {
 					break
 				}
 			}
-			want := []string{"GET /computer/api/json", "GET /computer/" + g.Standbys[0] + "/api/json", "POST /computer/" + g.Standbys[0] + "/toggleOffline"}
+			read := "GET /computer/" + g.Standbys[0] + "/api/json"
+			want := []string{"GET /computer/api/json", read, "POST /computer/" + g.Standbys[0] + "/toggleOffline"}
+			if after == 1 {
+				want = []string{"GET /computer/api/json", read, "POST /computer/" + g.Standbys[0] + "/changeOfflineCause", read, read, want[2]}
+			}
 			if strings.Join(seq, "; ") != strings.Join(want, "; ") {
 				t.Errorf("acting poll sent %q, want %q", seq, want)
 			}
