@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -20,7 +18,7 @@ import (
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
-	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -63,41 +61,17 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(o.Out, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 
-	fake := fakejenkins.New(fakejenkins.Options{})
-	defer fake.Close()
-	fake.AddUser(user, token, fakejenkins.PermRead, fakejenkins.PermDisconnect)
-	for _, n := range []string{primary, standby} {
-		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: n, Launch: fakejenkins.SSH}); err != nil {
-			return err
-		}
-	}
 	// The standby waits, connected but temporarily offline: no builds land there.
-	if err := fake.OperatorOffline(standby, "admin", ""); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lab, err := testlab.New(testlab.Options{Pairs: primary + ":" + standby, User: user, Token: token})
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
-	url := "http://" + ln.Addr().String()
-
-	client, err := jenkins.New(jenkins.Options{URL: url, User: user, Token: token, Timeout: 5 * time.Second})
+	defer lab.Close()
+	fake, url := lab.Fake, lab.URL
+	w, _, err := lab.NewWatcher(testlab.WatcherOptions{Params: params, Registry: o.Registry})
 	if err != nil {
 		return err
 	}
-	reg := o.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	groups := []config.Group{{Primary: primary, Standbys: []string{standby}}}
-	w := watcher.New(watcher.Options{
-		Jenkins: client, Groups: groups, Params: params, JenkinsURL: url,
-		Metrics: watcher.NewMetrics(reg, groups, nil),
-		Logger:  slog.New(slog.DiscardHandler),
-	})
 	if o.OnStart != nil {
 		o.OnStart(w)
 	}
