@@ -50,7 +50,7 @@ func runDemo(ctx context.Context, e Env, args []string) error {
 			if *linger > 0 {
 				lives = fmt.Sprintf("while the demo runs and %s after", *linger)
 			}
-			fmt.Fprintf(e.Stdout, "metrics: http://%s/metrics   status: http://%s/status   (served %s)\n", s.Addr(), s.Addr(), lives)
+			fmt.Fprintf(e.Stdout, "status page: http://%s/   metrics: http://%s/metrics   status: http://%s/status   (served %s)\n", s.Addr(), s.Addr(), s.Addr(), lives)
 		},
 	})
 	if err != nil {
