@@ -12,11 +12,16 @@
 #      against the contract; compose references and the watchdog service;
 #      Kubernetes manifests decoded strictly into k8s.io/api types and
 #      `kustomize build` (krusty, in-process) of the base and the pre-1.29
-#      overlay; the ServiceMonitor decoded into the Prometheus Operator type;
-#      the metric names of every dashboard and alert query are ones the
-#      watchdog exports (the contract and the real binary's /metrics)
+#      overlay; the ServiceMonitors decoded into the Prometheus Operator type;
+#      the Helm chart values' watchdog container decoded strictly into a
+#      Container, its Service against the chart's controller labels; Jenkins
+#      versions outside the range that drops parked agents; the metric names
+#      of every dashboard and alert query are ones the watchdog exports (the
+#      contract and the real binary's /metrics), no datasource uid and no job
+#      name hard-coded
 #   5. scripts/e2e-prometheus.sh: a real Prometheus scraping the watchdog
-#      through a failover on the fake controller (VERIFY_DEPLOY_SKIP_E2E=1 skips)
+#      (under a job not named after it) through a failover on the fake
+#      controller, then the watchdog stopped (VERIFY_DEPLOY_SKIP_E2E=1 skips)
 #
 # Run from anywhere, non-interactively, as root on Debian 12 (it installs the
 # Debian packages it needs when missing: the shellcheck linter, prometheus,
