@@ -24,7 +24,8 @@ COPY . .
 
 ARG VERSION=dev
 # The commit, for the revision label of jenkins_failover_build_info: .git is
-# not in the build context, so Go cannot stamp it itself. Empty is "unknown".
+# not in the build context, so Go cannot stamp it itself.
+# REVISION empty means "unknown".
 ARG REVISION=
 # tools/deploycheck checks that this line keeps these flags
 # (CGO_ENABLED=0, -trimpath, -X main.version) and builds the same binary.
