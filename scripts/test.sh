@@ -6,7 +6,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '\n==> %s\n' "$*"; }
+# Each stage is timed; a summary prints at the end (and on failure).
+stage_names=()
+stage_secs=()
+stage_name=""
+stage_start=0
+stage_end() {
+	if [ -n "$stage_name" ]; then
+		stage_names+=("$stage_name")
+		stage_secs+=("$((SECONDS - stage_start))")
+		printf '    (%s: %ss)\n' "$stage_name" "$((SECONDS - stage_start))"
+	fi
+	stage_name=""
+}
+summary() {
+	stage_end
+	printf '\n==> stage times\n'
+	for i in "${!stage_names[@]}"; do
+		printf '  %5ss  %s\n' "${stage_secs[$i]}" "${stage_names[$i]}"
+	done
+	printf '  %5ss  total\n' "$SECONDS"
+}
+trap summary EXIT
+log() {
+	stage_end
+	stage_name="$*"
+	stage_start=$SECONDS
+	printf '\n==> %s\n' "$*"
+}
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -39,6 +66,10 @@ fi
 need_pkg shellcheck shellcheck
 go version
 
+log "go mod tidy (both modules)"
+go mod tidy -diff
+(cd tools/deploycheck && go mod tidy -diff)
+
 log "go vet"
 go vet ./...
 
@@ -58,6 +89,11 @@ fi
 log "demo"
 go run . demo --listen "" --interval 1ms
 
+if [ -f scripts/page-check.sh ]; then
+	log "status page in headless Chromium"
+	bash scripts/page-check.sh
+fi
+
 log "shellcheck"
 shellcheck scripts/*.sh .ci/run
 
@@ -66,4 +102,5 @@ if [ -x scripts/verify-deploy.sh ]; then
 	scripts/verify-deploy.sh
 fi
 
-log "all checks passed"
+stage_end
+printf '\n==> all checks passed\n'
