@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"unsafe"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 )
 
 // The reference: the encoding/json decoding the streaming decoder
@@ -233,5 +237,63 @@ func TestDecodeInternsStrings(t *testing.T) {
 	}
 	if unsafe.StringData(first["agent-0007"].Name) != unsafe.StringData(second["agent-0007"].Name) {
 		t.Error("node name allocated again on the second decode")
+	}
+}
+
+// computersAnswer is the fake controller's uncompressed answer to our
+// tree-filtered list at agents agents, the first 2×groups paired and
+// every standby parked, as the perf benchmarks set it up.
+func computersAnswer(tb testing.TB, agents, groups int) []byte {
+	tb.Helper()
+	fake := fakejenkins.New(fakejenkins.Options{})
+	fake.AddUser("watchdog", token, fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	for i := range agents {
+		if err := fake.AddAgent(fakejenkins.AgentSpec{Name: fmt.Sprintf("agent-%04d", i), Launch: fakejenkins.SSH}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for g := range groups {
+		if err := fake.OperatorOffline(fmt.Sprintf("agent-%04d", 2*g+1), "watchdog", agent.ParkMessage("benchmark steady state")); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/computer/api/json?tree="+url.QueryEscape(computersTree), nil)
+	req.SetBasicAuth("watchdog", token)
+	rec := httptest.NewRecorder()
+	fake.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("fake answered %d", rec.Code)
+	}
+	return rec.Body.Bytes()
+}
+
+// BenchmarkDecode decodes the list a poll reads at 1,000 agents in 500
+// groups, from memory: the streaming decoder as the Client uses it
+// (impl=stream, one decoder reused across polls) against the encoding/json
+// struct decoding it replaced (impl=encoding-json). No HTTP, no gzip.
+func BenchmarkDecode(b *testing.B) {
+	body := computersAnswer(b, 1000, 500)
+	for _, impl := range []string{"stream", "encoding-json"} {
+		b.Run("impl="+impl+"/agents=1000/groups=500", func(b *testing.B) {
+			d := newDecoder()
+			r := bytes.NewReader(body)
+			decode := func() (map[string]agent.NodeInfo, error) {
+				r.Reset(body)
+				return d.computers(r)
+			}
+			if impl == "encoding-json" {
+				decode = func() (map[string]agent.NodeInfo, error) { return refComputers(body) }
+			}
+			if nodes, err := decode(); err != nil || len(nodes) != 1000 {
+				b.Fatalf("%d nodes, %v", len(nodes), err)
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
