@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -42,5 +43,16 @@ func TestFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut.String(), tt.want) || out.Len() > 0 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tt.args, code, out.String(), errOut.String(), tt.want)
 		}
+	}
+}
+
+// The README lists the control API as -h prints it.
+func TestReadmeListsTheControlAPI(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```\n"+fakejenkins.ControlAPIHelp+"```\n") {
+		t.Errorf("README.md does not list the control API as `go run ./cmd/fake-jenkins -h` prints it; paste this into its code block:\n%s", fakejenkins.ControlAPIHelp)
 	}
 }
