@@ -61,8 +61,8 @@ func Main(ctx context.Context, e Env) int {
 	case "help":
 		if len(args) == 1 && slices.Contains(commands, args[0]) {
 			// help COMMAND is COMMAND -h.
-			return Main(ctx, Env{Args: []string{args[0], "-h"}, Environ: e.Environ,
-				Stdout: e.Stdout, Stderr: e.Stderr, Version: e.Version, ReadFile: e.ReadFile})
+			e.Args = []string{args[0], "-h"}
+			return Main(ctx, e)
 		}
 		err = runHelp(e, args)
 	default:
