@@ -11,8 +11,9 @@
 # server; and, once the watchdog itself is stopped, that
 # JenkinsFailoverWatchdogDown goes pending for its target. The scrape job is
 # deliberately not named jenkins-failover-watchdog: neither the alerts nor
-# the dashboard may depend on the job's name. Loopback only, free ports,
-# temporary directories; every process it starts is stopped on exit.
+# the dashboard may depend on the job's name. Loopback only (the fake and
+# the watchdog bind port 0 and log the port they got), temporary directories;
+# every process it starts is stopped on exit.
 #
 # Needs: go, prometheus (Debian package "prometheus"), curl, jq. Run as root
 # on Debian and it installs what is missing. WATCHDOG_BIN=path skips the build.
@@ -58,28 +59,8 @@ need_tools() {
 }
 
 workdir="$(mktemp -d -t e2e-prometheus.XXXXXX)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-dump_logs() {
-  local f
-  for f in "$workdir"/*.log; do
-    [[ -e "$f" ]] || continue
-    log "---- last lines of $(basename "$f")"
-    tail -n 30 "$f" >&2 || true
-  done
-}
+# shellcheck source=scripts/lib/background.sh
+source "$repo_root/scripts/lib/background.sh"
 
 # free_port prints a TCP port nobody listens on at 127.0.0.1.
 free_port() {
@@ -92,19 +73,6 @@ free_port() {
     fi
   done
   fail "no free port found"
-}
-
-# wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND every 0.5 s.
-wait_for() {
-  local what="$1" seconds="$2" deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      fail "timed out after ${seconds}s waiting for: ${what}"
-    fi
-    sleep 0.5
-  done
 }
 
 # promql EXPR prints the result vector of an instant query as JSON.
@@ -128,14 +96,14 @@ fi
 
 fakebin="$workdir/fake-jenkins"
 (cd "$repo_root" && go build -o "$fakebin" ./cmd/fake-jenkins)
-jenkins_port="$(free_port)"
-"$fakebin" --listen "127.0.0.1:${jenkins_port}" >"$workdir/fake-jenkins.log" 2>&1 &
+"$fakebin" --listen 127.0.0.1:0 >"$workdir/fake-jenkins.log" 2>&1 &
 pids+=($!)
+wait_addr "$workdir/fake-jenkins.log" "$!"
+jenkins_port="${addr##*:}"
 wait_for "fake Jenkins on 127.0.0.1:${jenkins_port}" 15 \
   curl -fsS -u watchdog:fake-token "http://127.0.0.1:${jenkins_port}/computer/api/json"
 ok "fake Jenkins up on 127.0.0.1:${jenkins_port}"
 
-watchdog_port="$(free_port)"
 env -i PATH="$PATH" HOME="$workdir" \
   JENKINS_URL="http://127.0.0.1:${jenkins_port}" \
   JENKINS_USER=watchdog \
@@ -143,11 +111,13 @@ env -i PATH="$PATH" HOME="$workdir" \
   WATCHDOG_PAIRS=slave01:slave02 \
   WATCHDOG_SCHEDULE='@every 1s' \
   WATCHDOG_FAILOVER_AFTER=2 \
-  WATCHDOG_LISTEN_ADDR="127.0.0.1:${watchdog_port}" \
+  WATCHDOG_LISTEN_ADDR=127.0.0.1:0 \
   LOG_FORMAT=json \
   "$bin" >"$workdir/watchdog.log" 2>&1 &
 watchdog_pid=$!
 pids+=("$watchdog_pid")
+wait_addr "$workdir/watchdog.log" "$watchdog_pid"
+watchdog_port="${addr##*:}"
 wait_for "watchdog /readyz on 127.0.0.1:${watchdog_port}" 20 \
   curl -fsS "http://127.0.0.1:${watchdog_port}/readyz"
 ok "watchdog ready on 127.0.0.1:${watchdog_port}"
