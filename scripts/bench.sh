@@ -4,7 +4,9 @@
 #  1. Go benchmarks of one poll cycle, ours and the naive gojenkins approach
 #     in one run, compared by benchstat, then a naive/ours ratio table.
 #  2. The poll cycle split into fetch+decode and decide, and the wall-clock
-#     part of the failover latency, against the fake over loopback.
+#     part of the failover latency, against the fake over loopback; the
+#     decoder alone and one /metrics scrape, each against the
+#     implementation it replaced.
 #  3. The real daemon against `fake-jenkins --agents 1000` with 500 and 250
 #     groups, without and with GOMEMLIMIT=16MiB: resident memory (VmRSS
 #     samples, VmHWM) between scrapes and while /metrics is scraped every
@@ -112,6 +114,16 @@ go test -run '^$' -bench '^(BenchmarkPollParts|BenchmarkMetricsFootprint)$' -ben
 # afresh: a fixed count keeps this step under a minute.
 go test -run '^$' -bench '^BenchmarkFailoverLatency$' -benchtime "$latency_iterations" -count "$count" ./perf/ | tee -a "$out/parts.txt"
 "$benchstat" "$out/parts.txt"
+
+section "decode alone and one scrape: ours against what they replaced, in one run each"
+# BenchmarkDecode: the poll's list from memory, the streaming decoder
+# (impl=stream) against encoding/json into structs (impl=encoding-json).
+# BenchmarkScrape: /metrics at 1,000 agents, the shared series (impl=shared)
+# against a const metric built per series per scrape (impl=const).
+go test -run '^$' -bench '^BenchmarkDecode$' -benchtime "$benchtime" -count "$count" ./jenkins/ | tee "$out/decode.txt"
+"$benchstat" -col /impl "$out/decode.txt"
+go test -run '^$' -bench '^BenchmarkScrape$' -benchtime "$benchtime" -count "$count" ./watcher/ | tee "$out/scrape.txt"
+"$benchstat" -col /impl "$out/scrape.txt"
 
 section "payload sizes, failover latency in injected time, flat memory"
 go test -count=1 -run '^(TestPayloadSize|TestOneRequestPerPoll|TestFailoverLatencyInjectedTime|TestNoGrowthWithUptime)$' -v ./perf/ |

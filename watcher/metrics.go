@@ -116,6 +116,8 @@ type stateCollector struct {
 	byNode map[string]*nodeSeries
 	byName map[string]*groupSeries
 	series int // series a scrape renders
+
+	text textOrder // fixed at construction: read without the lock
 }
 
 // nodeSeries is a node's current values.
@@ -211,6 +213,7 @@ func newStateCollector(groups []config.Group) *stateCollector {
 		c.byName[g.Name()] = gs
 		c.series += len(Phases) + 2 + len(gs.nodes)*(2+len(agent.States)+2*len(actionKinds))
 	}
+	c.text = newTextOrder(c.groups)
 	return c
 }
 

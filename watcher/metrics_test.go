@@ -125,12 +125,6 @@ func (c *constCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func oneIf(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // collectorUnderTest is what the watcher feeds both collectors.
 type collectorUnderTest interface {
@@ -183,7 +177,8 @@ func exported(t testing.TB, c prometheus.Collector) string {
 // in no group and to action results that are not counted too, and requires the same exported text after each,
 // through a pedantic registry that checks every series against its Desc.
 func TestCollectorExportsWhatConstMetricsDid(t *testing.T) {
-	groups := append(benchGroups(6), config.Group{Primary: "lone", Standbys: []string{"spare", "agent 3 ü"}})
+	groups := append(benchGroups(6), config.Group{Primary: "lone", Standbys: []string{"spare", `a "quoted" \ back\nslash ü`}},
+		config.Group{Primary: "Zeta", Standbys: []string{"alpha"}})
 	ours, ref := newStateCollector(groups), newConstCollector(groups)
 	both := []collectorUnderTest{ours, ref}
 	if a, b := exported(t, ours), exported(t, ref); a != b {
@@ -226,8 +221,16 @@ func TestCollectorExportsWhatConstMetricsDid(t *testing.T) {
 				c.countAction(n, a, r)
 			}
 		}
-		if a, b := exported(t, ours), exported(t, ref); a != b {
-			t.Fatalf("step %d:\n%s\nwant\n%s", step, a, b)
+		want := exported(t, ref)
+		if got := exported(t, ours); got != want {
+			t.Fatalf("step %d:\n%s\nwant\n%s", step, got, want)
+		}
+		var text bytes.Buffer
+		if err := ours.writeText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if text.String() != want {
+			t.Fatalf("step %d, WriteText:\n%s\nwant\n%s", step, text.String(), want)
 		}
 	}
 }
@@ -264,22 +267,26 @@ func TestCollectorScrapesWhilePolled(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
 		}
+		if err := c.writeText(io.Discard); err != nil {
+			t.Fatal(err)
+		}
 	}
 	close(stop)
 	wg.Wait()
 }
 
-// BenchmarkScrape serves /metrics for the per-node and per-group series
-// at 1,000 agents in 250 and 500 groups, with the shared series
-// (impl=shared) and with a const metric built per series per scrape
-// (impl=const, the collector before). B/op is what one scrape allocates,
-// the registry's own share included; that garbage is what drives the
-// daemon's resident memory when it is scraped often.
+// BenchmarkScrape serves the per-node and per-group series at 1,000
+// agents in 250 and 500 groups: written as text straight from the values
+// (impl=text, Metrics.WriteText), through the registry and promhttp with
+// the shared series (impl=shared) and with a const metric built per series
+// per scrape (impl=const, the collector before). B/op is what one scrape
+// allocates, the registry's own share included; that garbage is what
+// drives the daemon's resident memory when it is scraped often.
 func BenchmarkScrape(b *testing.B) {
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, n := range []int{250, 500} {
 		groups := benchGroups(n)
-		for _, impl := range []string{"shared", "const"} {
+		for _, impl := range []string{"text", "shared", "const"} {
 			b.Run(fmt.Sprintf("impl=%s/agents=1000/groups=%d", impl, n), func(b *testing.B) {
 				var c collectorUnderTest = newStateCollector(groups)
 				if impl == "const" {
@@ -288,7 +295,14 @@ func BenchmarkScrape(b *testing.B) {
 				steady(c, groups, since)
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(c)
-				h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+				var h http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+				if impl == "text" {
+					h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+						if err := c.(*stateCollector).writeText(w); err != nil {
+							b.Fatal(err)
+						}
+					})
+				}
 				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 				w := &discardWriter{header: http.Header{}}
 				b.ReportAllocs()
