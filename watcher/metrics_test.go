@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,7 +126,6 @@ func (c *constCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
-
 
 // collectorUnderTest is what the watcher feeds both collectors.
 type collectorUnderTest interface {
@@ -329,3 +330,48 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*discardWriter)(nil)
+
+// TestWriteTextReplacesTheRegistryFamilies is the wiring a /metrics
+// handler uses: the registry without the state collector, as text, then
+// WriteText, shows every series the full registry shows.
+func TestWriteTextReplacesTheRegistryFamilies(t *testing.T) {
+	groups := benchGroups(3)
+	full := prometheus.NewPedanticRegistry()
+	m := NewMetrics(full, groups, []string{"timeout"})
+	steady(m.state, groups, time.Unix(1_700_000_000, 250_000_000))
+	m.state.countAction("agent-0001", actionKinds[0], ResultSkipped)
+	want := gatherText(t, full)
+
+	if !full.Unregister(m.StateCollector()) {
+		t.Fatal("state collector was not registered")
+	}
+	var got bytes.Buffer
+	got.WriteString(gatherText(t, full))
+	if err := m.WriteText(&got); err != nil {
+		t.Fatal(err)
+	}
+	if sortedLines(got.String()) != sortedLines(want) {
+		t.Errorf("registry without the state collector plus WriteText:\n%s\nwant\n%s", got.String(), want)
+	}
+}
+
+func gatherText(t *testing.T, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+func sortedLines(s string) string {
+	lines := strings.Split(s, "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}

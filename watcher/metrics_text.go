@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
@@ -29,6 +30,13 @@ import (
 func (m *Metrics) WriteText(w io.Writer) error {
 	return m.state.writeText(w)
 }
+
+// StateCollector is the collector of the per-node and per-group series
+// that NewMetrics registered. A /metrics handler that writes them with
+// WriteText unregisters it from the registry it serves as text, and keeps
+// it in a registry of its own for the formats WriteText does not write
+// (protobuf, OpenMetrics).
+func (m *Metrics) StateCollector() prometheus.Collector { return m.state }
 
 // textOrder is the order the registry sorts series into, fixed once: by
 // family name, then by label values in the order of the label names.
