@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/fakejenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
@@ -248,7 +250,9 @@ func TestDemoSucceeds(t *testing.T) {
 func TestMaintenanceUsageErrors(t *testing.T) {
 	env := []string{"JENKINS_URL=http://127.0.0.1:1"}
 	for _, args := range [][]string{{"maintenance"}, {"maintenance", "pause"}, {"maintenance", "start"},
-		{"maintenance", "start", "nosuchgroup"}, {"maintenance", "end", "--all", "slave01"}} {
+		{"maintenance", "start", "nosuchgroup"}, {"maintenance", "end", "--all", "slave01"},
+		// --force only for groups named one by one, and only to end.
+		{"maintenance", "end", "--force", "--all"}, {"maintenance", "start", "--force", "slave01"}} {
 		if code, _, errOut := run(t, context.Background(), env, args...); code != ExitUsage {
 			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, ExitUsage)
 		}
@@ -257,5 +261,39 @@ func TestMaintenanceUsageErrors(t *testing.T) {
 	code, out, _ := run(t, context.Background(), env, "maintenance", "start", "slave01")
 	if code != ExitFailed || !strings.Contains(out, "FAILED") {
 		t.Errorf("unreachable Jenkins: exit %d, out %q", code, out)
+	}
+}
+
+// The decision's knobs from the configuration: the start-up patience in
+// polls of the schedule, rounded up; the failback window only when set.
+func TestParamsFromConfig(t *testing.T) {
+	for _, tt := range []struct {
+		env      []string
+		patience int
+		window   bool
+	}{
+		{nil, 18, false}, // 3m at @every 10s
+		{[]string{"WATCHDOG_SCHEDULE=@every 7s", "WATCHDOG_STARTUP_PATIENCE=1m"}, 9, false},
+		{[]string{"WATCHDOG_STARTUP_PATIENCE=0s"}, 0, false},
+		{[]string{"WATCHDOG_FAILBACK_WINDOW=mon-fri 08:00-17:00"}, 18, true},
+	} {
+		cfg, err := config.Load(append([]string{"JENKINS_URL=http://jenkins:8080"}, tt.env...), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Params(cfg, "host-1")
+		if p.StartupPatience != tt.patience || (p.FailbackWindow != nil) != tt.window || p.Instance != "host-1" ||
+			p.FailoverAfter != cfg.FailoverAfter || p.StandbyWait != cfg.StandbyWait {
+			t.Errorf("%v: %+v", tt.env, p)
+		}
+	}
+}
+
+// Two processes never share an instance name, and the name survives the
+// escaping of Jenkins' offline messages.
+func TestInstanceID(t *testing.T) {
+	id := InstanceID()
+	if id != agent.SanitizeInstance(id) || !strings.HasSuffix(id, fmt.Sprintf("-%d", os.Getpid())) {
+		t.Errorf("instance ID %q", id)
 	}
 }
