@@ -293,7 +293,10 @@ func TestParamsFromConfig(t *testing.T) {
 // escaping of Jenkins' offline messages.
 func TestInstanceID(t *testing.T) {
 	id := InstanceID()
-	if id != agent.SanitizeInstance(id) || !strings.HasSuffix(id, fmt.Sprintf("-%d", os.Getpid())) {
+	if id != agent.SanitizeInstance(id) || !strings.Contains(id, fmt.Sprintf("-%d-", os.Getpid())) {
 		t.Errorf("instance ID %q", id)
+	}
+	if again := InstanceID(); again == id {
+		t.Errorf("two processes on one host with one PID would share the name %q", id)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,14 +176,17 @@ func Params(cfg *config.Config, instance string) watcher.Params {
 	return p
 }
 
-// InstanceID names this process in the claims it writes on standbys:
-// the host (a pod or container name) and the process ID, so that two
-// copies never share a name, not even on one host, while a container
-// restarted under the same name keeps it.
+// InstanceID names this process in the claims it writes on standbys: the
+// host (a pod or container name, for people reading Jenkins), the process
+// ID and a random suffix, so that two copies never share a name, not even
+// containers that share the host's name and are each PID 1. A restarted
+// process has a new name: a claim it left is taken over after the wait.
 func InstanceID() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "watchdog"
 	}
-	return agent.SanitizeInstance(fmt.Sprintf("%s-%d", host, os.Getpid()))
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return agent.SanitizeInstance(fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b))
 }

@@ -277,14 +277,43 @@ func (c *Client) post(ctx context.Context, action, node string, query map[string
 }
 
 // insideJenkins reports whether a redirect points back into the Jenkins
-// URL: same scheme, host and port, under the path prefix.
+// URL (same scheme, host and port, default ports spelt or not, under the
+// path prefix) and not to its login pages: a redirect to a login means the
+// action was not done.
 func (c *Client) insideJenkins(resp *http.Response) bool {
 	loc, err := resp.Location()
 	if err != nil {
 		return false
 	}
-	return loc.Scheme == c.base.Scheme && strings.EqualFold(loc.Host, c.base.Host) &&
-		strings.HasPrefix(loc.EscapedPath()+"/", strings.TrimSuffix(c.base.EscapedPath(), "/")+"/")
+	if loc.Scheme != c.base.Scheme || !strings.EqualFold(hostPort(loc), hostPort(c.base)) {
+		return false
+	}
+	prefix := strings.TrimSuffix(c.base.EscapedPath(), "/")
+	rest, ok := strings.CutPrefix(loc.EscapedPath(), prefix)
+	if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+		return false
+	}
+	for _, login := range []string{"/login", "/loginError", "/securityRealm", "/j_spring_security_check"} {
+		if rest == login || strings.HasPrefix(rest, login+"/") {
+			return false
+		}
+	}
+	return true
+}
+
+// hostPort is the URL's host with its port, the scheme's default when
+// none is written.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	switch u.Scheme {
+	case "https":
+		return u.Hostname() + ":443"
+	case "http":
+		return u.Hostname() + ":80"
+	}
+	return u.Host
 }
 
 func (c *Client) postOnce(ctx context.Context, action, node string, query map[string]string) (*http.Response, string, error) {

@@ -140,6 +140,9 @@ func TestPostRedirectMustPointIntoJenkins(t *testing.T) {
 		{srv.URL + "/jenkins/computer/s/log", true},
 		{"computer/s/", true}, // relative to /jenkins/computer/s/toggleOffline
 		{"/login?from=%2Fjenkins%2F", false},
+		{"/jenkins/login?from=%2Fjenkins%2Fcomputer%2Fs%2F", false},
+		{"/jenkins/securityRealm/commenceLogin", false},
+		{"/jenkins", true},
 		{"/jenkinsfoo/computer/s/", false},
 		{"https://" + host + "/jenkins/computer/s/", false},
 		{"http://sso.example.com/jenkins/computer/s/", false},
@@ -200,5 +203,29 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Default ports may be spelt or not on either side.
+func TestRedirectDefaultPorts(t *testing.T) {
+	for _, tt := range []struct {
+		base, location string
+		ok             bool
+	}{
+		{"https://ci.example.com/jenkins", "https://ci.example.com:443/jenkins/computer/s/", true},
+		{"https://ci.example.com:443/jenkins", "https://ci.example.com/jenkins/computer/s/", true},
+		{"http://ci.example.com", "http://CI.example.com:80/computer/s/", true},
+		{"https://ci.example.com", "https://ci.example.com:8443/computer/s/", false},
+		{"https://ci.example.com", "http://ci.example.com/computer/s/", false},
+	} {
+		c, err := New(Options{URL: tt.base, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, tt.base+"/computer/s/toggleOffline", nil)
+		resp := &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {tt.location}}, Request: req}
+		if got := c.insideJenkins(resp); got != tt.ok {
+			t.Errorf("base %s, redirect to %s: inside = %t, want %t", tt.base, tt.location, got, tt.ok)
+		}
 	}
 }

@@ -285,8 +285,10 @@ func TestNodeDeletedAndRecreated(t *testing.T) {
 		t.Fatalf("online standbys %v, want [%s]", got, standby2)
 	}
 
-	// The carrier is deleted: the watchdog brings the re-created one up.
+	// The carrier is deleted: the watchdog brings the re-created one up
+	// (claim, toggle, carried).
 	_ = e.fake.RemoveAgent(standby2)
+	e.mustPoll()
 	e.mustPoll()
 	e.mustPoll()
 	wantPhase(t, e, watcher.PhaseFailedOver, standby1)
@@ -325,7 +327,8 @@ func TestNodeVanishesBetweenReadAndToggle(t *testing.T) {
 	if !e.w.Ready() {
 		t.Error("a failed action made the watcher not ready")
 	}
-	e.mustPoll()
+	e.mustPoll() // the next standby claimed
+	e.mustPoll() // and toggled
 	e.mustPoll()
 	wantPhase(t, e, watcher.PhaseFailedOver, standby2)
 }

@@ -56,6 +56,11 @@ var failFast = watcher.Params{FailoverAfter: 1, FailbackAfter: 2, StandbyWait: 3
 func TestCancelDuringActionCompletesIt(t *testing.T) {
 	e := newEnv(t, envOptions{params: &failFast})
 	_ = e.fake.KillAgent(primary) // the first poll fails over at once
+	// The standby carries this watchdog's claim from an earlier poll, so
+	// the first POST of this one is the toggle.
+	if err := e.fake.OperatorOffline(standby1, testUser, agent.ClaimMessage("", primary)); err != nil {
+		t.Fatal(err)
+	}
 
 	arrived, release := make(chan struct{}), make(chan struct{})
 	var arrivedOnce, releaseOnce sync.Once

@@ -73,7 +73,9 @@ func startGroup(ctx context.Context, j Jenkins, g config.Group, message string) 
 		if err != nil {
 			continue // a missing or unreadable standby cannot carry
 		}
-		if st := agent.Classify(n, true); st == agent.Online || st == agent.Parked {
+		// A parked standby whose channel is down carries only if Jenkins
+		// can launch it: a dead inbound agent cannot.
+		if st := agent.Classify(n, true); st == agent.Online || (st == agent.Parked && (n.Connected || n.Launchable)) {
 			usable = append(usable, s)
 		}
 	}

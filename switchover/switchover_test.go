@@ -50,7 +50,8 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 	// The daemon fails the two groups over and shows them in maintenance.
 	w, _ := l.MustWatcher(t, testlab.WatcherOptions{
 		Params: watcher.Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}})
-	for range 2 {
+	for range 3 { // claim, toggle, carried
+
 		if err := w.Poll(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -138,5 +139,26 @@ func TestMaintenanceEndOnlyEndsWhatItStarted(t *testing.T) {
 	}
 	if n := l.Node(t, "raid"); n.Offline {
 		t.Errorf("--force did not bring the named primary back: %+v", n)
+	}
+}
+
+// A standby that is parked with its channel down carries only if Jenkins
+// can launch it: maintenance start refuses a group whose only standby is a
+// dead inbound agent, rather than leave it down.
+func TestMaintenanceStartNeedsAStandbyThatCanConnect(t *testing.T) {
+	l := testlab.Start(t, testlab.Options{Inbound: map[string]bool{"slave02": true}})
+	if err := l.Fake.KillAgent("slave02"); err != nil { // parked, disconnected, inbound
+		t.Fatal(err)
+	}
+	client, err := l.NewClient(testlab.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := switchover.Start(context.Background(), client, l.Groups, "kernel upgrade")
+	if res[0].Done || res[0].Err == nil {
+		t.Fatalf("start with only a dead inbound standby: %+v", res[0])
+	}
+	if n := l.Node(t, "slave01"); n.Offline {
+		t.Errorf("the primary was taken offline: %+v", n)
 	}
 }

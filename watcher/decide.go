@@ -86,9 +86,19 @@ type GroupState struct {
 	Claimed string
 	// PeerClaim is another instance's claim being waited for, and
 	// PeerClaimPolls for how many polls it has stood without the standby
-	// being toggled. A claim that stands too long is taken over.
+	// being toggled. A claim that stands PeerClaimWait polls is taken
+	// over; the wait is STANDBY_WAIT plus a random share drawn once per
+	// claim, so that instances do not take over on the same poll.
 	PeerClaim      string
 	PeerClaimPolls int
+	PeerClaimWait  int
+	// Settled is set once the primary has been seen online, or offline
+	// with a cause, since the controller started (as far as this watchdog
+	// knows: a new watchdog and a controller restart clear it). Until
+	// then a primary offline with no cause is still being launched and
+	// gets the start-up patience. Jenkins also clears the cause while it
+	// relaunches a dead agent; that is no start-up.
+	Settled bool
 	// Grace is a number of polls during which a primary reading offline
 	// is not counted: set when the controller restarted.
 	Grace int
@@ -143,6 +153,10 @@ type Decision struct {
 	// Failback is true when the actions return the carrying standby to
 	// standby; it counts only if they succeed.
 	Failback bool
+	// FailbackSeen is true when the carrying standby was found parked
+	// with the primary back: a failback done by someone else (another
+	// instance, or a person in manual mode).
+	FailbackSeen bool
 	// Unparked lists standbys found online with no failover in progress
 	// (Jenkins dropped their temporarily-offline mark) and parked again.
 	Unparked []string
@@ -163,7 +177,7 @@ func Decide(g config.Group, prev GroupState, in Input, p Params) Decision {
 	switch {
 	case s.primaryUp && s.carrier == "":
 		s.normal()
-	case s.carrier != "" && !s.broughtUp() && (s.primaryUp || s.startingUp && s.waiting()):
+	case s.carrier != "" && s.unparkedByJenkins() && (s.primaryUp || s.startingUp && s.waiting()):
 		s.unparked()
 	case s.primaryUp:
 		s.failingBack()
@@ -200,7 +214,8 @@ func newSituation(g config.Group, prev GroupState, in Input, p Params) *situatio
 	s.next.Tried = maps.Clone(prev.Tried)
 	primary, present := in.Nodes[g.Primary]
 	s.primaryUp = s.state(g.Primary) == agent.Online
-	s.startingUp = present && primary.NeverConnected()
+	s.startingUp = present && primary.NeverConnected() && !prev.Settled
+	s.next.Settled = prev.Settled || (present && !primary.NeverConnected())
 	if s.startingUp {
 		s.threshold = max(p.FailoverAfter, p.StartupPatience)
 	}
@@ -243,10 +258,29 @@ func (s *situation) broughtUp() bool {
 	return (c == s.prev.Active && s.prev.Phase.StandbyCarries()) || c == s.prev.Candidate || c == s.prev.Claimed
 }
 
+// unparkedByJenkins: the online carrier came up with no failover in
+// progress. A watchdog with history knows; a new one (a restart, a new
+// peer) cannot tell a standby Jenkins unparked from one carrying a
+// failover it did not see, and judges by work: an idle standby is parked
+// (that aborts nothing and costs nothing), a busy one is taken as
+// carrying.
+func (s *situation) unparkedByJenkins() bool {
+	if s.broughtUp() {
+		return false
+	}
+	if s.prev.Phase == PhaseUnknown || s.prev.Phase == "" {
+		return s.in.Nodes[s.carrier].Idle
+	}
+	return true
+}
+
 // normal: the primary carries. Standbys that would take builds on
 // reconnecting are parked, and messages of a finished failover (give-ups,
 // claims) are rewritten, so that the next failover starts afresh.
 func (s *situation) normal() {
+	// The standby that carried is parked: by another instance, or by a
+	// person in manual mode. The failback happened; this poll sees it.
+	s.d.FailbackSeen = s.prev.Phase.StandbyCarries() && s.prev.Active != s.g.Primary && s.prev.Active != ""
 	s.endFailover()
 	s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
 	s.parkStrays("")
@@ -305,9 +339,11 @@ func (s *situation) failingBack() {
 
 // carried: the primary is offline and a standby is online: it carries.
 func (s *situation) carried() {
-	s.d.Failover = s.prev.Candidate == s.carrier
+	// The failover is complete on the first poll that sees the standby
+	// this instance, or a peer it saw claim it, brought up carry.
+	s.d.Failover = !s.prev.Phase.StandbyCarries() && (s.prev.Candidate == s.carrier || s.prev.Claimed == s.carrier)
 	s.next.Candidate, s.next.CandidatePolls = "", 0
-	s.next.PeerClaim, s.next.PeerClaimPolls = "", 0
+	s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
 	s.next.Claimed = s.carrier
 	s.next.Active = s.carrier
 	s.next.Phase = PhaseFailedOver
@@ -354,9 +390,16 @@ func (s *situation) failingOver() {
 		s.parkStrays(sb)
 		return
 	}
-	// Nothing can be brought up. A tried standby that reconnects by itself
-	// is left alone: it will carry, which beats nothing carrying.
+	// Nothing can be brought up. Tried standbys whose channel is down are
+	// launched (they stay parked: no build lands on them) so that they
+	// can be tried again once connected. A tried standby that reconnects
+	// by itself is left alone: it will carry, which beats nothing carrying.
 	s.next.Phase = PhaseDown
+	for _, sb := range s.g.Standbys {
+		if n := s.in.Nodes[sb]; s.state(sb) == agent.Parked && !n.Connected && n.Launchable {
+			s.add(Action{Kind: ActionLaunch, Node: sb, Why: "tried standby is disconnected; connected, it can be tried again"})
+		}
+	}
 }
 
 // followCandidate handles the standby being brought up. It returns false
@@ -385,26 +428,25 @@ func (s *situation) followCandidate(c string) bool {
 		s.add(Action{Kind: ActionPark, Node: c, Why: giveUpMessage(n.Connected), Retag: true, OnlyIfOffline: true})
 		s.next.Tried = withTried(s.next.Tried, c, n.Connected)
 		s.next.Candidate, s.next.CandidatePolls = "", 0
-		s.next.PeerClaim, s.next.PeerClaimPolls = "", 0
+		s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
 		return false
 	default:
 		s.next.CandidatePolls = s.prev.CandidatePolls + 1
 		s.next.Phase = PhaseFailingOver
-		if cs == agent.Parked {
-			// The last attempt did not take (a failed request, or
-			// someone parked it again): try once more this poll.
-			s.bringUp(c)
-		}
+		// The last attempt did not take (a failed request, someone
+		// parked it again, a launch that failed): try once more this
+		// poll. A launch of a connected agent is not sent.
+		s.bringUp(c)
 		s.parkStrays(c)
 		return true
 	}
 }
 
 // bringUp asks for a standby to come online. A parked one is claimed
-// first (unless this instance's claim is already there), then toggled once
-// a fresh read shows the claim is still this instance's; another
-// instance's claim is waited for. A disconnected one is launched, or, if
-// inbound, waited for.
+// first; it is toggled on a later poll, once a fresh read shows this
+// instance's claim still there. Another instance's claim is waited for,
+// and taken over when it stood too long. A disconnected one is launched,
+// or, if inbound, waited for.
 func (s *situation) bringUp(sb string) {
 	n := s.in.Nodes[sb]
 	why := "primary " + s.g.Primary + " is down"
@@ -413,23 +455,23 @@ func (s *situation) bringUp(sb string) {
 		s.next.Claimed = sb
 		switch owner := agent.ClaimOwner(n); {
 		case owner == s.me():
+			s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
+			s.add(Action{Kind: ActionOnline, Node: sb, Why: why})
+			if !n.Connected && n.Launchable {
+				s.add(Action{Kind: ActionLaunch, Node: sb, Why: "standby is disconnected"})
+			}
 		case owner == "":
 			s.claim(sb, "")
-		case owner == s.prev.PeerClaim && s.prev.PeerClaimPolls >= s.p.StandbyWait+s.in.Jitter:
+		case owner == s.prev.PeerClaim && s.prev.PeerClaimPolls >= s.prev.PeerClaimWait:
+			s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
 			s.claim(sb, owner)
 		default:
 			s.next.PeerClaim = owner
-			s.next.PeerClaimPolls = 1
+			s.next.PeerClaimPolls, s.next.PeerClaimWait = 1, s.p.StandbyWait+s.in.Jitter
 			if owner == s.prev.PeerClaim {
-				s.next.PeerClaimPolls = s.prev.PeerClaimPolls + 1
+				s.next.PeerClaimPolls, s.next.PeerClaimWait = s.prev.PeerClaimPolls+1, s.prev.PeerClaimWait
 			}
 			s.d.WaitsForPeer = true
-			return
-		}
-		s.next.PeerClaim, s.next.PeerClaimPolls = "", 0
-		s.add(Action{Kind: ActionOnline, Node: sb, Why: why})
-		if !n.Connected && n.Launchable {
-			s.add(Action{Kind: ActionLaunch, Node: sb, Why: "standby is disconnected"})
 		}
 	case agent.Disconnected:
 		if n.Launchable {
@@ -471,7 +513,7 @@ func (s *situation) claim(sb, replaces string) {
 // endFailover forgets what a failover in progress remembers.
 func (s *situation) endFailover() {
 	s.next.Candidate, s.next.CandidatePolls, s.next.Tried = "", 0, nil
-	s.next.Claimed, s.next.PeerClaim, s.next.PeerClaimPolls = "", "", 0
+	s.next.Claimed, s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", "", 0, 0
 }
 
 // parkOthers parks every online standby but the carrier.
@@ -523,7 +565,7 @@ func (s *situation) done() Decision {
 		// standbys.
 		st := s.d.OnFailure
 		st.Candidate, st.CandidatePolls, st.Tried = s.prev.Candidate, s.prev.CandidatePolls, s.prev.Tried
-		st.Claimed, st.PeerClaim, st.PeerClaimPolls = s.prev.Claimed, s.prev.PeerClaim, s.prev.PeerClaimPolls
+		st.Claimed, st.PeerClaim, st.PeerClaimPolls, st.PeerClaimWait = s.prev.Claimed, s.prev.PeerClaim, s.prev.PeerClaimPolls, s.prev.PeerClaimWait
 		s.d.Next, s.d.OnFailure = st, st
 	}
 	return s.d

@@ -344,13 +344,14 @@ func TestDryRunDecidesButNeverChangesJenkins(t *testing.T) {
 	if l.phase() != watcher.PhaseFailingOver {
 		t.Errorf("dry-run phase = %s, want failing_over", l.phase())
 	}
-	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "online", "result", "dry_run"); got != 1 {
-		t.Errorf("dry_run online actions counted %v times, want once for a decision repeated on every poll", got)
+	// Nothing is written, so the claim never stands and the toggle that
+	// would follow it is never decided: the claim is the decision,
+	// repeated on every poll, counted and logged once.
+	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "claim", "result", "dry_run"); got != 1 {
+		t.Errorf("dry_run claims counted %v times, want once for a decision repeated on every poll", got)
 	}
-	// Two decisions, each logged once: the claim a poll ahead, then the
-	// claim and the toggle, repeated on every poll after that.
-	if c := strings.Count(l.logs.String(), "dry run: would act"); c != 3 {
-		t.Errorf("dry-run decisions logged %d lines, want 3", c)
+	if c := strings.Count(l.logs.String(), "dry run: would act"); c != 1 {
+		t.Errorf("dry-run decisions logged %d lines, want 1", c)
 	}
 }
 
@@ -421,8 +422,11 @@ func TestMissingPermissionToToggle(t *testing.T) {
 	if got := l.counter("jenkins_failover_actions_total", "node", "slave02", "action", "claim", "result", "error"); got != 4 {
 		t.Errorf("actions_total{claim,error} = %v, want 4", got)
 	}
-	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", "forbidden"); got != 5 {
-		t.Errorf("jenkins_errors_total{forbidden} = %v, want 5 (4 claims, 1 give-up park)", got)
+	// Without Computer/Connect Jenkins hides absoluteRemotePath: the
+	// standby reads disconnected, so while down it is launched once a
+	// poll, and refused too.
+	if got := l.counter("jenkins_failover_jenkins_errors_total", "kind", "forbidden"); got != 8 {
+		t.Errorf("jenkins_errors_total{forbidden} = %v, want 8 (4 claims, 1 give-up park, 3 launches while down)", got)
 	}
 	if !strings.Contains(l.logs.String(), "hudson.model.Computer.Disconnect") {
 		t.Errorf("log does not name the missing permission:\n%s", l.logs.String())
@@ -634,10 +638,11 @@ func deadStandbys(t *testing.T) *lab {
 
 func TestRestartDuringFailingOverTakesNoNewAction(t *testing.T) {
 	l := deadStandbys(t)
-	// Run until slave02 was given up and slave03 is the candidate.
+	// Run until slave02 was given up and slave03 is the candidate,
+	// claimed and toggled, waiting to connect.
 	for range 12 {
 		l.mustPoll()
-		if l.w.GroupState("slave01").Candidate == "slave03" {
+		if l.w.GroupState("slave01").Candidate == "slave03" && !l.node("slave03").TemporarilyOffline {
 			break
 		}
 	}
@@ -663,6 +668,15 @@ func TestRestartDuringFailingOverTakesNoNewAction(t *testing.T) {
 	}
 }
 
+func (l *lab) assertOnlyLaunches(posts []fakejenkins.RequestRecord) {
+	l.t.Helper()
+	for _, p := range posts {
+		if p.Action != "launchSlaveAgent" {
+			l.t.Errorf("a watchdog that is down sent %s to %s", p.Action, p.Path)
+		}
+	}
+}
+
 func TestRestartWhileDownTakesNoNewAction(t *testing.T) {
 	l := deadStandbys(t)
 	l.pollUntil(watcher.PhaseDown, 15)
@@ -670,13 +684,22 @@ func TestRestartWhileDownTakesNoNewAction(t *testing.T) {
 	for range 3 {
 		l.mustPoll()
 	}
-	l.assertNoPostTo("")
+	// While down, the tried standbys whose channel is down are launched
+	// (they stay parked) so that they can be tried again: a running and a
+	// restarted watchdog do the same, and change nothing else.
+	running := l.posts("")
+	l.assertOnlyLaunches(running)
+	l.fake.ResetRequests()
 	l.restartWatcher()
 	l.pollUntil(watcher.PhaseDown, 4)
+	l.fake.ResetRequests()
 	for range 3 {
 		l.mustPoll()
 	}
-	l.assertNoPostTo("")
+	if restarted := l.posts(""); len(restarted) != len(running) {
+		t.Errorf("restarted watchdog sent %d requests in 3 polls while down, a running one %d", len(restarted), len(running))
+	}
+	l.assertOnlyLaunches(l.posts(""))
 	// The primary returns: the give-up messages are replaced so that a
 	// later failover tries the standbys again.
 	must(t, l.fake.ReviveAgent("slave01"))

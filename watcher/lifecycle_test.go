@@ -93,7 +93,7 @@ func TestColdStartDeadPrimaryFailsOver(t *testing.T) {
 			t.Fatalf("phase %s while Jenkins still launches the primary, want suspect", l.Phase(w))
 		}
 		l.Fake.RelaunchAll() // slave01's machine is down: LaunchFailed; slave02 connects
-		pollN(t, w, 2)
+		pollN(t, w, 3)       // claim, toggle, carried
 		if ph := l.Phase(w); ph != watcher.PhaseFailedOver {
 			t.Fatalf("phase %s after the primary's launch failed, want failed_over", ph)
 		}

@@ -205,7 +205,7 @@ func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 		w.log.Info("Jenkins controller restarted; agents get time to reconnect before a primary counts as down",
 			"version", snap.Version, "grace_polls", w.params.FailoverAfter)
 		for name, st := range w.states {
-			st.Grace, st.PrimaryDownPolls = w.params.FailoverAfter, 0
+			st.Grace, st.PrimaryDownPolls, st.Settled = w.params.FailoverAfter, 0, false
 			w.states[name] = st
 		}
 	}
@@ -233,11 +233,15 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 
 	d := Decide(g, prev, Input{Nodes: snap.Nodes, Now: w.now(), Jitter: w.jitter()}, w.params)
 	committed := true
+	parked := map[string]bool{} // nodes a park of this poll left parked
 	if len(d.Actions) > 0 {
 		results := w.act(ctx, g, d.Actions)
 		for i, a := range d.Actions {
 			if a.Commits && !results[i].achieved {
 				committed = false
+			}
+			if a.Kind == ActionPark && results[i].achieved && results[i].result != ResultDryRun {
+				parked[a.Node] = true
 			}
 		}
 	}
@@ -246,8 +250,11 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 		next = d.OnFailure
 	}
 	for _, n := range d.Unparked {
+		if !parked[n] {
+			continue // counted once the park takes
+		}
 		w.m.unparked.WithLabelValues(g.Name()).Inc()
-		w.log.Warn("standby came online with no failover in progress; parking it again (Jenkins 2.482 to 2.555.2 drop the temporarily-offline mark of agents configured as code on restart and reload)",
+		w.log.Warn("standby came online with no failover in progress; parked it again (Jenkins 2.482 to 2.555.2 drop the temporarily-offline mark of agents configured as code on restart and reload)",
 			"group", g.Name(), "node", n)
 	}
 	if d.WaitsForPeer && prev.PeerClaim != next.PeerClaim {
@@ -260,7 +267,7 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 	}
 	// A failback done by another instance a moment earlier counts here
 	// too: every instance reports the group's history, not its own hand.
-	if d.Failback && committed && !w.dryRun {
+	if (d.Failback && committed && !w.dryRun) || d.FailbackSeen {
 		w.m.failbacks.WithLabelValues(g.Name()).Inc()
 		w.log.Info("failback complete", "group", g.Name(), "parked", prev.Active)
 	}
