@@ -173,7 +173,7 @@ const counterCap = 1 << 30
 // at most one action per node except claim, online and launch in a row.
 // Each situation of the README's state table is one method below.
 func Decide(g config.Group, prev GroupState, in Input, p Params) Decision {
-	s := newSituation(g, prev, in, p)
+	s := newSituation(g, prev, in, p) // on the stack: one Decide per group per poll
 	switch {
 	case s.primaryUp && s.carrier == "":
 		s.normal()
@@ -209,8 +209,8 @@ type situation struct {
 	online     []string // standbys online, in priority order
 }
 
-func newSituation(g config.Group, prev GroupState, in Input, p Params) *situation {
-	s := &situation{g: g, prev: prev, in: in, p: p, next: prev, threshold: p.FailoverAfter}
+func newSituation(g config.Group, prev GroupState, in Input, p Params) situation {
+	s := situation{g: g, prev: prev, in: in, p: p, next: prev, threshold: p.FailoverAfter}
 	s.next.Tried = maps.Clone(prev.Tried)
 	primary, present := in.Nodes[g.Primary]
 	s.primaryUp = s.state(g.Primary) == agent.Online
