@@ -41,6 +41,11 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 	}
 	reg := NewRegistry(e.Version)
 	metrics := watcher.NewMetrics(reg, cfg.Groups, jenkinsErrorKinds())
+	// The per-node and per-group families are written as text from the
+	// watcher's state; the registry serves them only for other formats.
+	reg.Unregister(metrics.StateCollector())
+	stateReg := prometheus.NewRegistry()
+	stateReg.MustRegister(metrics.StateCollector())
 	pollTimeout := PollTimeout(cfg)
 	instance := InstanceID()
 	w := watcher.New(watcher.Options{
@@ -49,7 +54,8 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 		Params: Params(cfg, instance),
 	})
 	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, WebConfigFile: cfg.WebConfigFile,
-		Gatherer: reg, Watcher: w, Logger: log})
+		Gatherer: prometheus.Gatherers{reg, stateReg}, Text: &server.TextMetrics{Rest: reg, Write: metrics.WriteText},
+		Watcher: w, Logger: log})
 	if err != nil {
 		return fmt.Errorf("WATCHDOG_LISTEN_ADDR: %w", err)
 	}

@@ -9,16 +9,21 @@
 package server
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
@@ -38,9 +43,15 @@ type Options struct {
 	// client certificates, basic_auth_users). Empty serves plain HTTP
 	// with no authentication.
 	WebConfigFile string
-	Gatherer      prometheus.Gatherer
-	Watcher       Watcher
-	Logger        *slog.Logger
+	// Gatherer gathers every metric.
+	Gatherer prometheus.Gatherer
+	// Text, when set, serves the text format (what Prometheus asks for
+	// unless told otherwise) cheaply: the families of Text.Rest encoded as
+	// usual, then those Text.Write writes itself. Other formats go through
+	// Gatherer.
+	Text    *TextMetrics
+	Watcher Watcher
+	Logger  *slog.Logger
 	// Now is the clock the status page shows times against; time.Now
 	// when nil.
 	Now func() time.Time
@@ -86,8 +97,7 @@ func Handler(o Options, draining <-chan struct{}) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer,
-		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError)}))
+	mux.Handle("GET /metrics", metricsHandler(o))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -149,4 +159,62 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.draining)
 	}
 	return s.srv.Shutdown(ctx)
+}
+
+// TextMetrics splits the metrics for the text format: a thousand agents
+// make some twenty thousand per-node and per-group series, which the
+// registry would build one by one on every scrape (megabytes each time);
+// the watcher writes them as text from its state instead.
+type TextMetrics struct {
+	Rest  prometheus.Gatherer   // every family but those Write writes
+	Write func(io.Writer) error // the other families, in the text format
+}
+
+var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+func metricsHandler(o Options) http.Handler {
+	full := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelError)})
+	if o.Text == nil {
+		return full
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		format := expfmt.Negotiate(r.Header)
+		if format.FormatType() != expfmt.TypeTextPlain {
+			full.ServeHTTP(w, r)
+			return
+		}
+		mfs, err := o.Text.Rest.Gather()
+		if err != nil {
+			http.Error(w, "gathering metrics: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", string(format))
+		var out io.Writer = w
+		if gzipAccepted(r) {
+			w.Header().Set("Content-Encoding", "gzip")
+			gz := gzipPool.Get().(*gzip.Writer)
+			gz.Reset(w)
+			defer func() { _ = gz.Close(); gzipPool.Put(gz) }()
+			out = gz
+		}
+		enc := expfmt.NewEncoder(out, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				o.Logger.Error("writing metrics", "error", err)
+				return
+			}
+		}
+		if err := o.Text.Write(out); err != nil {
+			o.Logger.Error("writing metrics", "error", err)
+		}
+	})
+}
+
+func gzipAccepted(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		if enc, _, _ := strings.Cut(strings.TrimSpace(part), ";"); enc == "gzip" {
+			return true
+		}
+	}
+	return false
 }

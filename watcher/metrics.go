@@ -111,7 +111,11 @@ type stateCollector struct {
 
 	statePairs, phasePairs, actionPairs, resultPairs []*dto.LabelPair
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// src is the watcher whose state the series show. They are read from
+	// it at scrape time (refresh); what the collector keeps is only the
+	// rendering of those values, built once.
+	src    stateSource
 	groups []*groupSeries
 	byNode map[string]*nodeSeries
 	byName map[string]*groupSeries
@@ -217,22 +221,53 @@ func newStateCollector(groups []config.Group) *stateCollector {
 	return c
 }
 
-func (c *stateCollector) setNode(node string, st agent.State) {
-	i := slices.Index(agent.States, st)
+// stateSource is the watcher: the state the per-node and per-group series
+// show lives there, and the collector reads it on every scrape.
+type stateSource interface {
+	eachState(node func(name string, st agent.State), group func(name string, v groupView))
+}
+
+func (c *stateCollector) bind(src stateSource) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.src = src
+}
+
+// refresh reads the watcher's state into the rendering. Callers hold c.mu;
+// the watcher takes its own lock inside, and never takes c.mu under it.
+func (c *stateCollector) refresh() {
+	if c.src != nil {
+		c.src.eachState(c.setNodeLocked, c.setGroupLocked)
+	}
+}
+
+func (c *stateCollector) setNode(node string, st agent.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setNodeLocked(node, st)
+}
+
+func (c *stateCollector) setNodeLocked(node string, st agent.State) {
+	if st == "" {
+		st = agent.Unknown
+	}
+	i := slices.Index(agent.States, st)
 	if n := c.byNode[node]; n != nil && i >= 0 {
 		n.state = i
 	}
 }
 
 func (c *stateCollector) setGroup(group string, v groupView) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setGroupLocked(group, v)
+}
+
+func (c *stateCollector) setGroupLocked(group string, v groupView) {
 	phase := v.phase
 	if phase == "" {
 		phase = PhaseUnknown
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	g := c.byName[group]
 	if g == nil {
 		return
@@ -305,6 +340,7 @@ func (s *series) Write(m *dto.Metric) error {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.refresh()
 	// One block for the scrape's series; the registry keeps pointers into
 	// it until the scrape is written out.
 	block := make([]series, c.series)

@@ -101,6 +101,7 @@ func (c *stateCollector) snapshot() textSnapshot {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.refresh()
 	for i, n := range o.nodes {
 		s.states[i] = n.state
 		copy(s.counts[i*k:], n.counts)

@@ -105,6 +105,7 @@ func New(o Options) *Watcher {
 	w.params.Instance = w.me
 	w.params.DryRun = o.DryRun
 	w.created = o.Now()
+	o.Metrics.state.bind(w)
 	for _, g := range o.Groups {
 		w.states[g.Name()] = GroupState{Phase: PhaseUnknown}
 		w.roles[g.Primary] = role{group: g.Name(), primary: true}
@@ -113,6 +114,21 @@ func New(o Options) *Watcher {
 		}
 	}
 	return w
+}
+
+// eachState hands the metrics collector the state it renders, under the
+// watcher's lock: every node's reading and every group's view.
+func (w *Watcher) eachState(node func(string, agent.State), group func(string, groupView)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, st := range w.nodeStates {
+		node(name, st)
+	}
+	for _, g := range w.groups {
+		name := g.Name()
+		st := w.states[name]
+		group(name, groupView{phase: st.Phase, active: st.Active, since: w.since[name], standbySince: w.standbyFrom[name]})
+	}
 }
 
 // Ready reports whether the last poll of Jenkins succeeded.
@@ -217,7 +233,6 @@ func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 			w.log.Info("node state changed", "node", name, "from", old, "to", st, "reason", n.CauseReason)
 		}
 		w.nodeStates[name] = st
-		w.m.state.setNode(name, st)
 	}
 	w.mu.Unlock()
 	w.ready.Store(true)
@@ -306,7 +321,6 @@ func (w *Watcher) commit(g config.Group, prev, next GroupState) {
 	case !standby:
 		delete(w.standbyFrom, name)
 	}
-	w.m.state.setGroup(name, groupView{phase: next.Phase, active: next.Active, since: w.since[name], standbySince: w.standbyFrom[name]})
 }
 
 func unixSeconds(t time.Time) float64 {
