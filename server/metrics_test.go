@@ -97,7 +97,7 @@ func seriesCount(mfs map[string]*dto.MetricFamily) string {
 	var out []string
 	for name, mf := range mfs {
 		if strings.HasPrefix(name, "jenkins_failover_") {
-			out = append(out, name+"="+itoa(len(mf.GetMetric())))
+			out = append(out, name+"="+strconv.Itoa(len(mf.GetMetric())))
 		} else {
 			out = append(out, name)
 		}
@@ -106,4 +106,3 @@ func seriesCount(mfs map[string]*dto.MetricFamily) string {
 	return strings.Join(out, " ")
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
