@@ -15,3 +15,4 @@ run() { # run PACKAGE TARGET EXECUTIONS
 run ./config/ FuzzParsePairs 100000
 run ./jenkins/ FuzzComputersDecode 5000
 run ./watcher/ FuzzDecide 100000
+run ./jenkins/ FuzzDecodeMatchesReference 20000
