@@ -117,3 +117,18 @@ func TestDaemonLogsWhyItStopped(t *testing.T) {
 		t.Errorf("%d stopped lines, want 1", n)
 	}
 }
+
+// The demo says where it serves and that the address lives only while the
+// story runs, unless --linger keeps it.
+func TestDemoSaysHowLongItServes(t *testing.T) {
+	code, out, errOut := run(t, context.Background(), nil, "demo", "--listen", "127.0.0.1:0", "--interval", "1ms")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"metrics: http://127.0.0.1:", "(served while the demo runs; --linger 10m keeps them up afterwards)",
+		"stops answering now that the demo is over (--linger keeps it up)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -12,9 +12,9 @@ import (
 
 func runDemo(ctx context.Context, e Env, args []string) error {
 	fs := newFlagSet(e, "demo", "demo [--listen addr] [--interval d] [--linger d]")
-	listen := fs.String("listen", "127.0.0.1:9723", "serve /metrics and /status here while the demo runs (\"\" to not serve; a taken port falls back to a free one)")
+	listen := fs.String("listen", "127.0.0.1:9723", "serve the status page, /metrics and /status here while the demo runs (\"\" to not serve; a taken port falls back to a free one)")
 	interval := fs.Duration("interval", 500*time.Millisecond, "time between polls")
-	linger := fs.Duration("linger", 0, "keep serving /metrics and /status this long after the story ends (default: stop with the story)")
+	linger := fs.Duration("linger", 0, "keep serving them this long after the story ends (default: stop with the story)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
