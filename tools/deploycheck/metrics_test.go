@@ -32,6 +32,9 @@ var exportedMetrics = map[string]string{
 	"jenkins_failover_jenkins_errors_total":                   "counter",
 	"jenkins_failover_last_success_timestamp_seconds":         "gauge",
 	"jenkins_failover_poll_panics_total":                      "counter",
+	"jenkins_failover_controller_restarts_total":              "counter",
+	"jenkins_failover_standby_unparked_total":                 "counter",
+	"jenkins_failover_claim_collisions_total":                 "counter",
 	"jenkins_failover_build_info":                             "gauge",
 	"process_resident_memory_bytes":                           "gauge",
 	"go_memstats_heap_inuse_bytes":                            "gauge",
@@ -425,6 +428,7 @@ func TestAlertRules(t *testing.T) {
 	want := []string{
 		"JenkinsFailoverGroupFailedOver", "JenkinsFailoverGroupDown", "JenkinsFailoverStandbyCarryingTooLong",
 		"JenkinsFailoverJenkinsUnreachable", "JenkinsFailoverActionsFailing", "JenkinsFailoverWatchdogDown",
+		"JenkinsFailoverStandbyUnparked",
 	}
 	var got []string
 	for k := range rules {
