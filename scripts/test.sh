@@ -132,8 +132,9 @@ tidy() {
 # building: race-enabled (the tests, with every go vet check: -vet=all),
 # fuzz-instrumented, and static without cgo and with -trimpath, as the
 # Dockerfile builds the image and the deployment checks build it again.
-# Everything else that builds the project uses that last way too, so
-# nothing is compiled a fourth way.
+# Everything else here that builds the project builds it that last way too,
+# so the project is not compiled a fourth way. (tools/deploycheck, a module
+# of its own, compiles its dependencies the default way.)
 asImage() { CGO_ENABLED=0 GOFLAGS="$(go env GOFLAGS) -trimpath" "$@"; }
 
 lane_a() {
