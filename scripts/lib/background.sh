@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154
+# (SC2154: workdir and timeout_s are set by the script that sources this.)
 # Helpers for scripts that run the watchdog and the fake controller in the
 # background: processes stopped on exit, their logs shown on failure, the
 # address each bound read back from its log, bounded waits. The caller sets
