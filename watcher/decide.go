@@ -175,9 +175,15 @@ const counterCap = 1 << 30
 func Decide(g config.Group, prev GroupState, in Input, p Params) Decision {
 	s := newSituation(g, prev, in, p) // on the stack: one Decide per group per poll
 	switch {
+	case s.primaryUp && s.carrier == "" && s.carrierReconnecting():
+		// No failback for a blip: the failback goes on as if the carrier
+		// were online (a manual one waits, an automatic one parks it
+		// after FAILBACK_AFTER polls inside the window).
+		s.carrier = s.prev.Active
+		s.failingBack()
 	case s.primaryUp && s.carrier == "":
 		s.normal()
-	case s.carrier != "" && s.unparkedByJenkins() && (s.primaryUp || s.startingUp && s.waiting()):
+	case s.carrier != "" && s.unparkedByJenkins() && (s.primaryUp || s.startingUp && s.waiting() && s.sawItParked()):
 		s.unparked()
 	case s.primaryUp:
 		s.failingBack()
@@ -274,6 +280,24 @@ func (s *situation) unparkedByJenkins() bool {
 	return true
 }
 
+// sawItParked: this watchdog saw the group with no standby online on its
+// last poll (normal or suspect), so a standby online now while the primary
+// is still starting was put online by Jenkins. A watchdog without that
+// history (restarted, or a peer that just joined) takes the standby for
+// carrying a failover it did not see: Jenkins also shows a dead agent it
+// relaunches with no cause.
+func (s *situation) sawItParked() bool {
+	return s.prev.Phase == PhaseNormal || s.prev.Phase == PhaseSuspect
+}
+
+// carrierReconnecting: the standby that carried reads disconnected, not
+// parked: its channel dropped (an agent restart, a controller restart)
+// and it is reconnecting. That is no failback.
+func (s *situation) carrierReconnecting() bool {
+	a := s.prev.Active
+	return s.prev.Phase.StandbyCarries() && a != "" && a != s.g.Primary && s.state(a) == agent.Disconnected
+}
+
 // normal: the primary carries. Standbys that would take builds on
 // reconnecting are parked, and messages of a finished failover (give-ups,
 // claims) are rewritten, so that the next failover starts afresh.
@@ -341,7 +365,8 @@ func (s *situation) failingBack() {
 func (s *situation) carried() {
 	// The failover is complete on the first poll that sees the standby
 	// this instance, or a peer it saw claim it, brought up carry.
-	s.d.Failover = !s.prev.Phase.StandbyCarries() && (s.prev.Candidate == s.carrier || s.prev.Claimed == s.carrier)
+	inProgress := s.prev.Phase == PhaseFailingOver || s.prev.Phase == PhaseDown
+	s.d.Failover = !s.prev.Phase.StandbyCarries() && (inProgress || s.prev.Candidate == s.carrier || s.prev.Claimed == s.carrier)
 	s.next.Candidate, s.next.CandidatePolls = "", 0
 	s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
 	s.next.Claimed = s.carrier
@@ -395,8 +420,12 @@ func (s *situation) failingOver() {
 	// can be tried again once connected. A tried standby that reconnects
 	// by itself is left alone: it will carry, which beats nothing carrying.
 	s.next.Phase = PhaseDown
+	// Parked, a standby hides whether Jenkins is launching it, and a launch
+	// forces a reconnect: launch on entering down, then every STANDBY_WAIT
+	// polls, so that a slow launch gets time to finish.
+	relaunch := s.prev.Phase != PhaseDown || s.next.PrimaryDownPolls%max(s.p.StandbyWait, 1) == 0
 	for _, sb := range s.g.Standbys {
-		if n := s.in.Nodes[sb]; s.state(sb) == agent.Parked && !n.Connected && n.Launchable {
+		if n := s.in.Nodes[sb]; relaunch && s.state(sb) == agent.Parked && !n.Connected && n.Launchable {
 			s.add(Action{Kind: ActionLaunch, Node: sb, Why: "tried standby is disconnected; connected, it can be tried again"})
 		}
 	}
@@ -413,6 +442,13 @@ func (s *situation) followCandidate(c string) bool {
 		// Someone took the standby for themselves, or deleted it.
 		s.next.Tried = withTried(s.next.Tried, c, false)
 		s.next.Candidate, s.next.CandidatePolls = "", 0
+		return false
+	case cs == agent.Parked && isGivenUp(n):
+		// Another instance gave up on it first: so does this one.
+		_, wasConnected := triedByTag(n)
+		s.next.Tried = withTried(s.next.Tried, c, wasConnected)
+		s.next.Candidate, s.next.CandidatePolls = "", 0
+		s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
 		return false
 	case cs == agent.Parked && owner != "" && owner != s.me():
 		// Another instance claimed it and has not toggled it yet: wait,
@@ -474,7 +510,9 @@ func (s *situation) bringUp(sb string) {
 			s.d.WaitsForPeer = true
 		}
 	case agent.Disconnected:
-		if n.Launchable {
+		// Jenkins' launchSlaveAgent forces a reconnect: an agent it is
+		// launching (offline with no cause) is left to finish.
+		if n.Launchable && !n.NeverConnected() {
 			s.add(Action{Kind: ActionLaunch, Node: sb, Why: why})
 		}
 		// An inbound agent can only be waited for.

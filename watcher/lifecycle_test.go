@@ -162,3 +162,36 @@ func TestStandbyUnparkedByJenkinsIsParkedAgain(t *testing.T) {
 		}
 	}
 }
+
+// Jenkins relaunching a dead primary shows it with no cause, as at a cold
+// start. A watchdog that starts then (restarted, or a peer joining) has not
+// seen the group parked: it takes the online standby for carrying, and
+// leaves it alone.
+func TestNewWatchdogDuringAnOutageKeepsTheCarrier(t *testing.T) {
+	l := testlab.Start(t, testlab.Options{})
+	w, _ := l.MustWatcher(t, testlab.WatcherOptions{Params: lifecycleParams(12)})
+	pollN(t, w, 1)
+	must(t, l.Fake.KillAgent("slave01"))
+	pollN(t, w, 3)
+	if ph := l.Phase(w); ph != watcher.PhaseFailedOver {
+		t.Fatalf("setup: %s, want failed_over", ph)
+	}
+	must(t, l.Fake.LaunchInProgress("slave01"))
+	p := lifecycleParams(12)
+	p.Instance = "restarted"
+	fresh, _ := l.MustWatcher(t, testlab.WatcherOptions{Params: p})
+	l.Fake.ResetRequests()
+	pollN(t, fresh, 3)
+	pollN(t, w, 3)
+	if n := l.Node(t, "slave02"); n.Offline {
+		t.Fatalf("the carrying standby was parked: %+v", n)
+	}
+	if got := postsTo(l, "slave02", ""); got != 0 {
+		t.Errorf("%d changes asked of the carrier", got)
+	}
+	for _, x := range []*watcher.Watcher{fresh, w} {
+		if st := x.GroupState("slave01"); st.Phase != watcher.PhaseFailedOver || st.Active != "slave02" {
+			t.Errorf("%+v, want failed_over on slave02", st)
+		}
+	}
+}

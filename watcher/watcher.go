@@ -221,7 +221,13 @@ func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 		w.log.Info("Jenkins controller restarted; agents get time to reconnect before a primary counts as down",
 			"version", snap.Version, "grace_polls", w.params.FailoverAfter)
 		for name, st := range w.states {
-			st.Grace, st.PrimaryDownPolls, st.Settled = w.params.FailoverAfter, 0, false
+			st.Grace, st.PrimaryDownPolls = w.params.FailoverAfter, 0
+			// A group with no failover under way starts afresh, and its
+			// primary gets the start-up patience; one failing over or
+			// carried keeps its course.
+			if !st.Phase.StandbyCarries() && st.Phase != PhaseFailingOver && st.Phase != PhaseDown {
+				st.Settled = false
+			}
 			w.states[name] = st
 		}
 	}

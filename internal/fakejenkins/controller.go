@@ -432,6 +432,23 @@ func (c *Controller) ReviveAgent(name string) error {
 	return nil
 }
 
+// LaunchInProgress is Jenkins launching a disconnected agent whose machine
+// does not answer yet: SlaveComputer clears the offline cause when a launch
+// starts, so until it fails the agent reads offline with no cause, as it
+// does before its first connection.
+func (c *Controller) LaunchInProgress(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.agent(name)
+	if err != nil {
+		return err
+	}
+	if !n.connected {
+		n.cause = nil
+	}
+	return nil
+}
+
 // RelaunchAll is one periodic check of the "Always" retention strategy:
 // every disconnected SSH agent is launched.
 func (c *Controller) RelaunchAll() {
