@@ -105,4 +105,3 @@ func seriesCount(mfs map[string]*dto.MetricFamily) string {
 	sort.Strings(out)
 	return strings.Join(out, " ")
 }
-
