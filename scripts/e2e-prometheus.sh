@@ -96,31 +96,10 @@ fi
 
 fakebin="$workdir/fake-jenkins"
 (cd "$repo_root" && go build -o "$fakebin" ./cmd/fake-jenkins)
-"$fakebin" --listen 127.0.0.1:0 >"$workdir/fake-jenkins.log" 2>&1 &
-pids+=($!)
-wait_addr "$workdir/fake-jenkins.log" "$!"
-jenkins_port="${addr##*:}"
-wait_for "fake Jenkins on 127.0.0.1:${jenkins_port}" 15 \
-  curl -fsS -u watchdog:fake-token "http://127.0.0.1:${jenkins_port}/computer/api/json"
-ok "fake Jenkins up on 127.0.0.1:${jenkins_port}"
-
-env -i PATH="$PATH" HOME="$workdir" \
-  JENKINS_URL="http://127.0.0.1:${jenkins_port}" \
-  JENKINS_USER=watchdog \
-  JENKINS_API_TOKEN=fake-token \
-  WATCHDOG_PAIRS=slave01:slave02 \
-  WATCHDOG_SCHEDULE='@every 1s' \
-  WATCHDOG_FAILOVER_AFTER=2 \
-  WATCHDOG_LISTEN_ADDR=127.0.0.1:0 \
-  LOG_FORMAT=json \
-  "$bin" >"$workdir/watchdog.log" 2>&1 &
-watchdog_pid=$!
-pids+=("$watchdog_pid")
-wait_addr "$workdir/watchdog.log" "$watchdog_pid"
-watchdog_port="${addr##*:}"
-wait_for "watchdog /readyz on 127.0.0.1:${watchdog_port}" 20 \
-  curl -fsS "http://127.0.0.1:${watchdog_port}/readyz"
-ok "watchdog ready on 127.0.0.1:${watchdog_port}"
+start_lab "$bin" "$fakebin"
+passed=$((passed + 2))
+jenkins_port="${jenkins##*:}"
+watchdog_port="${watchdog##*:}"
 
 prom_port="$(free_port)"
 job=e2e-not-the-default-job-name

@@ -106,29 +106,8 @@ log "building the watchdog and the fake controller"
 (cd "$repo_root" && go build -o "$workdir/watchdog" -ldflags "-X main.version=page-check" . &&
   go build -o "$workdir/fake-jenkins" ./cmd/fake-jenkins) || fail "build failed"
 
-"$workdir/fake-jenkins" --listen 127.0.0.1:0 >"$workdir/fake-jenkins.log" 2>&1 &
-pids+=($!)
-wait_addr "$workdir/fake-jenkins.log" "$!"
-jenkins="http://${addr}"
-wait_for "fake Jenkins at ${jenkins}" "$timeout_s" \
-  curl -fsS --max-time 5 -u watchdog:fake-token "${jenkins}/computer/api/json"
-ok "fake Jenkins up at ${jenkins}"
-
-env -i PATH="$PATH" HOME="$workdir" \
-  JENKINS_URL="${jenkins}" \
-  JENKINS_USER=watchdog \
-  JENKINS_API_TOKEN=fake-token \
-  WATCHDOG_PAIRS=slave01:slave02 \
-  WATCHDOG_SCHEDULE='@every 1s' \
-  WATCHDOG_FAILOVER_AFTER=2 \
-  WATCHDOG_LISTEN_ADDR=127.0.0.1:0 \
-  LOG_FORMAT=json \
-  "$workdir/watchdog" >"$workdir/watchdog.log" 2>&1 &
-pids+=($!)
-wait_addr "$workdir/watchdog.log" "$!"
-watchdog="http://${addr}"
-wait_for "watchdog /readyz at ${watchdog}" "$timeout_s" curl -fsS --max-time 5 "${watchdog}/readyz"
-ok "watchdog ready at ${watchdog}"
+start_lab "$workdir/watchdog" "$workdir/fake-jenkins"
+passed=$((passed + 2))
 
 curl -fsS --max-time 5 -X POST "${jenkins}/-/fake/kill?node=slave01" >/dev/null ||
   fail "the fake controller's control API refused to kill slave01"

@@ -66,3 +66,36 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# start_lab WATCHDOG_BIN FAKE_BIN: starts the fake controller and the
+# watchdog against it (group slave01:slave02, a poll a second, failover
+# after 2 offline polls), each on a port of its own choosing read back
+# from its log, and waits until the watchdog is ready. Sets jenkins and
+# watchdog (http://127.0.0.1:port) and watchdog_pid.
+start_lab() {
+  local bin="$1" fakebin="$2"
+  "$fakebin" --listen 127.0.0.1:0 >"$workdir/fake-jenkins.log" 2>&1 &
+  pids+=($!)
+  wait_addr "$workdir/fake-jenkins.log" "$!"
+  jenkins="http://${addr}"
+  wait_for "fake Jenkins at ${jenkins}" "$timeout_s" \
+    curl -fsS --max-time 5 -u watchdog:fake-token "${jenkins}/computer/api/json"
+  log "ok: fake Jenkins up at ${jenkins}"
+
+  env -i PATH="$PATH" HOME="$workdir" \
+    JENKINS_URL="${jenkins}" \
+    JENKINS_USER=watchdog \
+    JENKINS_API_TOKEN=fake-token \
+    WATCHDOG_PAIRS=slave01:slave02 \
+    WATCHDOG_SCHEDULE='@every 1s' \
+    WATCHDOG_FAILOVER_AFTER=2 \
+    WATCHDOG_LISTEN_ADDR=127.0.0.1:0 \
+    LOG_FORMAT=json \
+    "$bin" >"$workdir/watchdog.log" 2>&1 &
+  watchdog_pid=$!
+  pids+=("$watchdog_pid")
+  wait_addr "$workdir/watchdog.log" "$watchdog_pid"
+  watchdog="http://${addr}"
+  wait_for "watchdog /readyz at ${watchdog}" "$timeout_s" curl -fsS --max-time 5 "${watchdog}/readyz"
+  log "ok: watchdog ready at ${watchdog}"
+}
