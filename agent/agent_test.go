@@ -24,6 +24,9 @@ func TestClaimOwner(t *testing.T) {
 			t.Errorf("%s: ClaimOwner = %q, want %q", tt.name, got, tt.want)
 		}
 	}
+	if n := testing.AllocsPerRun(100, func() { SanitizeInstance("host-1-ab12") }); n != 0 {
+		t.Errorf("SanitizeInstance of a clean name allocates %v times", n)
+	}
 	claimed := offline(ClaimMessage("h", "g"))
 	if n := testing.AllocsPerRun(100, func() { ClaimOwner(claimed) }); n != 0 {
 		t.Errorf("ClaimOwner allocates %v times", n)

@@ -37,6 +37,13 @@ const claimWord = "claimed by "
 // SanitizeInstance keeps an instance ID to the characters a claim can
 // carry through Jenkins' escaping.
 func SanitizeInstance(id string) string {
+	clean := id != ""
+	for i := 0; i < len(id) && clean; i++ {
+		clean = instanceByte(id[i])
+	}
+	if clean {
+		return id // the common case, every poll: no copy
+	}
 	var b strings.Builder
 	for _, r := range id {
 		if r < 128 && instanceByte(byte(r)) {

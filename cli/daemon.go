@@ -35,7 +35,7 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 	}
 	log := newLogger(e.Stderr, cfg.LogLevel, cfg.LogFormat)
 
-	client, err := newJenkinsClient(e, cfg)
+	client, err := newJenkinsClient(cfg)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func jenkinsErrorKinds() []string {
 }
 
 // newJenkinsClient builds the Jenkins client the configuration describes.
-func newJenkinsClient(_ Env, cfg *config.Config) (*jenkins.Client, error) {
+func newJenkinsClient(cfg *config.Config) (*jenkins.Client, error) {
 	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
 		Token: cfg.JenkinsToken.Reveal(), CAPEM: cfg.JenkinsCA, Timeout: cfg.JenkinsTimeout,
 		TokenFile: cfg.JenkinsTokenFile, ParseToken: func(b []byte) (string, error) {

@@ -41,7 +41,7 @@ func runMaintenance(ctx context.Context, e Env, args []string) error {
 	if err != nil {
 		return &usageError{err}
 	}
-	client, err := newJenkinsClient(e, cfg)
+	client, err := newJenkinsClient(cfg)
 	if err != nil {
 		return err
 	}

@@ -437,15 +437,15 @@ func (s *situation) followCandidate(c string) bool {
 	cs := s.state(c)
 	n := s.in.Nodes[c]
 	owner := agent.ClaimOwner(n)
+	givenUp, wasConnected := triedByTag(n)
 	switch {
 	case cs == agent.Held || cs == agent.Missing:
 		// Someone took the standby for themselves, or deleted it.
 		s.next.Tried = withTried(s.next.Tried, c, false)
 		s.next.Candidate, s.next.CandidatePolls = "", 0
 		return false
-	case cs == agent.Parked && isGivenUp(n):
+	case cs == agent.Parked && givenUp:
 		// Another instance gave up on it first: so does this one.
-		_, wasConnected := triedByTag(n)
 		s.next.Tried = withTried(s.next.Tried, c, wasConnected)
 		s.next.Candidate, s.next.CandidatePolls = "", 0
 		s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0

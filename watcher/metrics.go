@@ -241,12 +241,6 @@ func (c *stateCollector) refresh() {
 	}
 }
 
-func (c *stateCollector) setNode(node string, st agent.State) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.setNodeLocked(node, st)
-}
-
 func (c *stateCollector) setNodeLocked(node string, st agent.State) {
 	if st == "" {
 		st = agent.Unknown
@@ -255,12 +249,6 @@ func (c *stateCollector) setNodeLocked(node string, st agent.State) {
 	if n := c.byNode[node]; n != nil && i >= 0 {
 		n.state = i
 	}
-}
-
-func (c *stateCollector) setGroup(group string, v groupView) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.setGroupLocked(group, v)
 }
 
 func (c *stateCollector) setGroupLocked(group string, v groupView) {

@@ -375,3 +375,17 @@ func sortedLines(s string) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// setNode and setGroup set values as the watcher's state would show them,
+// for tests that drive the collector without a watcher.
+func (c *stateCollector) setNode(node string, st agent.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setNodeLocked(node, st)
+}
+
+func (c *stateCollector) setGroup(group string, v groupView) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setGroupLocked(group, v)
+}

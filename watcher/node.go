@@ -41,12 +41,6 @@ func giveUpMessage(connected bool) string {
 	return giveUpDown
 }
 
-// isGivenUp reports a standby parked with the give-up message.
-func isGivenUp(n agent.NodeInfo) bool {
-	tried, _ := triedByTag(n)
-	return tried
-}
-
 // triedByTag reports whether Jenkins shows the node as a standby the
 // watchdog gave up on, and whether its channel was up at the time.
 func triedByTag(n agent.NodeInfo) (tried, wasConnected bool) {
