@@ -42,32 +42,21 @@ type Metrics struct {
 
 // NewMetrics registers the watcher's series on reg.
 func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []string) *Metrics {
-	const ns = "jenkins_failover"
 	m := &Metrics{
-		state: newStateCollector(groups),
-		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "failovers_total",
-			Help: "Failovers completed: a standby the watchdog brought up came online."}, []string{"group"}),
-		failbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "failbacks_total",
-			Help: "Failbacks completed: the carrying standby was parked after the primary came back."}, []string{"group"}),
-		unparked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "standby_unparked_total",
-			Help: "Standbys found online with no failover in progress (Jenkins dropped their temporarily-offline mark) and parked again."}, []string{"group"}),
-		claimCollisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "claim_collisions_total",
-			Help: "Claims on a standby overwritten at once by another watchdog instance, which then brought it up."}, []string{"group"}),
-		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "poll_duration_seconds",
-			Help:    "Duration of a poll cycle: read, decide, act.",
+		state:           newStateCollector(groups),
+		failovers:       famFailovers.counterVec(),
+		failbacks:       famFailbacks.counterVec(),
+		unparked:        famUnparked.counterVec(),
+		claimCollisions: famClaimCollisions.counterVec(),
+		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: famPollDuration.FullName(), Help: famPollDuration.Help,
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
-		polls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "polls_total",
-			Help: "Poll cycles by result (ok, error)."}, []string{"result"}),
-		jenkinsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "jenkins_errors_total",
-			Help: "Failed requests to Jenkins by kind."}, []string{"kind"}),
-		jenkinsUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "jenkins_up",
-			Help: "1 when the last poll of Jenkins succeeded."}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_success_timestamp_seconds",
-			Help: "Unix time of the last successful poll."}),
-		panics: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "poll_panics_total",
-			Help: "Polls that panicked; the panic was recovered and the next poll runs."}),
-		controllerStart: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "controller_restarts_total",
-			Help: "Controller restarts seen (X-Jenkins-Session changed)."}),
+		polls:         famPolls.counterVec(),
+		jenkinsErrors: famJenkinsErrors.counterVec(),
+		jenkinsUp:     prometheus.NewGauge(prometheus.GaugeOpts{Name: famJenkinsUp.FullName(), Help: famJenkinsUp.Help}),
+		lastSuccess:   prometheus.NewGauge(prometheus.GaugeOpts{Name: famLastSuccess.FullName(), Help: famLastSuccess.Help}),
+		panics:        prometheus.NewCounter(prometheus.CounterOpts{Name: famPollPanics.FullName(), Help: famPollPanics.Help}),
+		controllerStart: prometheus.NewCounter(prometheus.CounterOpts{Name: famControllerRestarts.FullName(),
+			Help: famControllerRestarts.Help}),
 	}
 	reg.MustRegister(m.state, m.failovers, m.failbacks, m.unparked, m.claimCollisions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
 		m.lastSuccess, m.panics, m.controllerStart)
@@ -77,8 +66,9 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		m.unparked.WithLabelValues(g.Name())
 		m.claimCollisions.WithLabelValues(g.Name())
 	}
-	m.polls.WithLabelValues("ok")
-	m.polls.WithLabelValues("error")
+	for _, r := range pollResults {
+		m.polls.WithLabelValues(r)
+	}
 	for _, k := range errorKinds {
 		m.jenkinsErrors.WithLabelValues(k)
 	}
@@ -163,21 +153,16 @@ func labelPair(name, value string) *dto.LabelPair {
 }
 
 func newStateCollector(groups []config.Group) *stateCollector {
-	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("jenkins_failover_"+name, help, labels, nil)
-	}
 	c := &stateCollector{
-		nodeOnline: desc("node_online", "1 when Jenkins reports the node online (not offline), else 0.", "node"),
-		nodeState: desc("node_state", "The watchdog's reading of each node, one-hot: online, parked, held, disconnected, missing, unknown.",
-			"node", "state"),
-		activeNode:   desc("active_node", "1 for the node carrying the group's work.", "group", "node"),
-		groupState:   desc("group_state", "Each group's state, one-hot.", "group", "state"),
-		groupSince:   desc("group_state_since_timestamp_seconds", "Unix time at which the group entered its current state.", "group"),
-		standbySince: desc("standby_active_since_timestamp_seconds", "Unix time since which a standby has carried the group; 0 while the primary carries it.", "group"),
-		actions: desc("actions_total", "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped).",
-			"node", "action", "result"),
-		byNode: map[string]*nodeSeries{},
-		byName: map[string]*groupSeries{},
+		nodeOnline:   famNodeOnline.desc(),
+		nodeState:    famNodeState.desc(),
+		activeNode:   famActiveNode.desc(),
+		groupState:   famGroupState.desc(),
+		groupSince:   famGroupSince.desc(),
+		standbySince: famStandbySince.desc(),
+		actions:      famActions.desc(),
+		byNode:       map[string]*nodeSeries{},
+		byName:       map[string]*groupSeries{},
 	}
 	for _, s := range agent.States {
 		c.statePairs = append(c.statePairs, labelPair("state", string(s)))

@@ -43,23 +43,18 @@ type constCollector struct {
 }
 
 func newConstCollector(groups []config.Group) *constCollector {
-	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("jenkins_failover_"+name, help, labels, nil)
-	}
 	return &constCollector{
-		groups:     groups,
-		nodeOnline: desc("node_online", "1 when Jenkins reports the node online (not offline), else 0.", "node"),
-		nodeState: desc("node_state", "The watchdog's reading of each node, one-hot: online, parked, held, disconnected, missing, unknown.",
-			"node", "state"),
-		activeNode:   desc("active_node", "1 for the node carrying the group's work.", "group", "node"),
-		groupState:   desc("group_state", "Each group's state, one-hot.", "group", "state"),
-		groupSince:   desc("group_state_since_timestamp_seconds", "Unix time at which the group entered its current state.", "group"),
-		standbySince: desc("standby_active_since_timestamp_seconds", "Unix time since which a standby has carried the group; 0 while the primary carries it.", "group"),
-		actions: desc("actions_total", "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped).",
-			"node", "action", "result"),
-		nodeStates: map[string]agent.State{},
-		views:      map[string]groupView{},
-		counts:     map[actionKey]float64{},
+		groups:       groups,
+		nodeOnline:   famNodeOnline.desc(),
+		nodeState:    famNodeState.desc(),
+		activeNode:   famActiveNode.desc(),
+		groupState:   famGroupState.desc(),
+		groupSince:   famGroupSince.desc(),
+		standbySince: famStandbySince.desc(),
+		actions:      famActions.desc(),
+		nodeStates:   map[string]agent.State{},
+		views:        map[string]groupView{},
+		counts:       map[actionKey]float64{},
 	}
 }
 
@@ -388,4 +383,94 @@ func (c *stateCollector) setGroup(group string, v groupView) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.setGroupLocked(group, v)
+}
+
+// TestFamiliesTableIsWhatAScrapeShows requires the registry to export
+// exactly the families of the Families table, each with the table's HELP
+// text, type and labels, and WriteText to write the table's headers: a
+// family registered without a row, or a collector writing its own help
+// text, fails here.
+func TestFamiliesTableIsWhatAScrapeShows(t *testing.T) {
+	groups := benchGroups(2)
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg, groups, []string{"timeout"})
+	steady(m.state, groups, time.Unix(1_700_000_000, 0))
+	m.pollDuration.Observe(0.1)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]Family{}
+	for _, f := range Families {
+		if _, dup := table[f.FullName()]; dup {
+			t.Errorf("%s: twice in Families", f.FullName())
+		}
+		table[f.FullName()] = f
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		seen[name] = true
+		f, ok := table[name]
+		if !ok {
+			t.Errorf("%s: registered but not in Families", name)
+			continue
+		}
+		if mf.GetHelp() != f.Help {
+			t.Errorf("%s: HELP %q, table says %q", name, mf.GetHelp(), f.Help)
+		}
+		if typ := strings.ToLower(mf.GetType().String()); typ != f.Type {
+			t.Errorf("%s: TYPE %s, table says %s", name, typ, f.Type)
+		}
+		for _, s := range mf.GetMetric() {
+			var labels []string
+			for _, l := range s.GetLabel() {
+				labels = append(labels, l.GetName())
+			}
+			if want := slices.Sorted(slices.Values(f.Labels)); !slices.Equal(labels, want) {
+				t.Errorf("%s: labels %v, table says %v", name, labels, want)
+				break
+			}
+		}
+	}
+	for name := range table {
+		if !seen[name] {
+			t.Errorf("%s: in Families but not registered", name)
+		}
+	}
+
+	var text bytes.Buffer
+	if err := m.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(text.String()) {
+		var name, rest string
+		switch {
+		case strings.HasPrefix(line, "# HELP "):
+			name, rest, _ = strings.Cut(strings.TrimPrefix(line, "# HELP "), " ")
+			if f := table[name]; rest != f.Help+"\n" {
+				t.Errorf("WriteText: %s HELP %q, table says %q", name, rest, f.Help)
+			}
+		case strings.HasPrefix(line, "# TYPE "):
+			name, rest, _ = strings.Cut(strings.TrimPrefix(line, "# TYPE "), " ")
+			if f := table[name]; rest != f.Type+"\n" {
+				t.Errorf("WriteText: %s TYPE %q, table says %q", name, rest, f.Type)
+			}
+		}
+	}
+}
+
+// TestActionsHelpNamesEveryAction pins the drift the table ended: the
+// help text once listed three of the four actions.
+func TestActionsHelpNamesEveryAction(t *testing.T) {
+	for _, a := range actionKinds {
+		if !strings.Contains(famActions.Help, string(a)) {
+			t.Errorf("actions_total help %q does not name %s", famActions.Help, a)
+		}
+	}
+	for _, s := range agent.States {
+		if !strings.Contains(famNodeState.Help, string(s)) {
+			t.Errorf("node_state help %q does not name %s", famNodeState.Help, s)
+		}
+	}
 }

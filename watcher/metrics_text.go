@@ -118,48 +118,48 @@ func (c *stateCollector) writeText(w io.Writer) error {
 	t := textWriter{w: bufio.NewWriterSize(w, 32<<10)}
 	k := len(actionResults)
 
-	t.header("actions_total", "Changes asked of Jenkins by node, action (online, park, launch) and result (ok, error, dry_run, skipped).", "counter")
+	t.header(famActions)
 	for _, a := range o.actions {
 		for i, n := range o.nodes {
 			for _, r := range o.results {
 				if v := s.counts[(i*len(actionKinds)+a)*k+r]; v != nil {
-					t.series("actions_total", "action", string(actionKinds[a]), "node", n.node.GetValue(), "result", actionResults[r], v.GetValue())
+					t.series(famActions, "action", string(actionKinds[a]), "node", n.node.GetValue(), "result", actionResults[r], v.GetValue())
 				}
 			}
 		}
 	}
-	t.header("active_node", "1 for the node carrying the group's work.", "gauge")
+	t.header(famActiveNode)
 	for _, gi := range o.groups {
 		g := c.groups[gi]
 		for _, ni := range o.members[gi] {
-			t.series("active_node", "group", g.group.GetValue(), "node", g.nodes[ni].node.GetValue(), "", "",
+			t.series(famActiveNode, "group", g.group.GetValue(), "node", g.nodes[ni].node.GetValue(), "", "",
 				oneIf(ni == s.groups[gi].active))
 		}
 	}
-	t.header("group_state", "Each group's state, one-hot.", "gauge")
+	t.header(famGroupState)
 	for _, gi := range o.groups {
 		for _, p := range o.phases {
-			t.series("group_state", "group", c.groups[gi].group.GetValue(), "state", string(Phases[p]), "", "", oneIf(p == s.groups[gi].phase))
+			t.series(famGroupState, "group", c.groups[gi].group.GetValue(), "state", string(Phases[p]), "", "", oneIf(p == s.groups[gi].phase))
 		}
 	}
-	t.header("group_state_since_timestamp_seconds", "Unix time at which the group entered its current state.", "gauge")
+	t.header(famGroupSince)
 	for _, gi := range o.groups {
-		t.series("group_state_since_timestamp_seconds", "group", c.groups[gi].group.GetValue(), "", "", "", "", s.groups[gi].since)
+		t.series(famGroupSince, "group", c.groups[gi].group.GetValue(), "", "", "", "", s.groups[gi].since)
 	}
-	t.header("node_online", "1 when Jenkins reports the node online (not offline), else 0.", "gauge")
+	t.header(famNodeOnline)
 	online := slices.Index(agent.States, agent.Online)
 	for i, n := range o.nodes {
-		t.series("node_online", "node", n.node.GetValue(), "", "", "", "", oneIf(s.states[i] == online))
+		t.series(famNodeOnline, "node", n.node.GetValue(), "", "", "", "", oneIf(s.states[i] == online))
 	}
-	t.header("node_state", "The watchdog's reading of each node, one-hot: online, parked, held, disconnected, missing, unknown.", "gauge")
+	t.header(famNodeState)
 	for i, n := range o.nodes {
 		for _, st := range o.states {
-			t.series("node_state", "node", n.node.GetValue(), "state", string(agent.States[st]), "", "", oneIf(st == s.states[i]))
+			t.series(famNodeState, "node", n.node.GetValue(), "state", string(agent.States[st]), "", "", oneIf(st == s.states[i]))
 		}
 	}
-	t.header("standby_active_since_timestamp_seconds", "Unix time since which a standby has carried the group; 0 while the primary carries it.", "gauge")
+	t.header(famStandbySince)
 	for _, gi := range o.groups {
-		t.series("standby_active_since_timestamp_seconds", "group", c.groups[gi].group.GetValue(), "", "", "", "", s.groups[gi].standbySince)
+		t.series(famStandbySince, "group", c.groups[gi].group.GetValue(), "", "", "", "", s.groups[gi].standbySince)
 	}
 	if t.err != nil {
 		return t.err
@@ -183,17 +183,17 @@ type textWriter struct {
 
 const familyPrefix = "jenkins_failover_"
 
-func (t *textWriter) header(name, help, typ string) {
-	t.str("# HELP " + familyPrefix + name + " ")
-	t.escaped(help, false)
-	t.str("\n# TYPE " + familyPrefix + name + " " + typ + "\n")
+func (t *textWriter) header(f Family) {
+	t.str("# HELP " + f.FullName() + " ")
+	t.escaped(f.Help, false)
+	t.str("\n# TYPE " + f.FullName() + " " + f.Type + "\n")
 }
 
 // series writes one line with up to three labels (an empty name ends
 // them). Names are valid Prometheus names; values are escaped.
-func (t *textWriter) series(name, l1, v1, l2, v2, l3, v3 string, value float64) {
+func (t *textWriter) series(f Family, l1, v1, l2, v2, l3, v3 string, value float64) {
 	t.str(familyPrefix)
-	t.str(name)
+	t.str(f.Name)
 	t.str("{")
 	t.label(l1, v1)
 	if l2 != "" {
