@@ -15,12 +15,27 @@ import (
 	"time"
 )
 
-// Exit codes.
+// Exit codes; ExitCodes says what each means. A script can branch on
+// them: those from 3 up are what status and healthcheck found.
 const (
 	ExitOK     = 0
 	ExitFailed = 1
 	ExitUsage  = 2
+
+	ExitDaemonUnreachable  = 3
+	ExitJenkinsUnreachable = 4
+	ExitJenkinsRefused     = 5
+	ExitGroupDown          = 6
 )
+
+// exitError is an error that ends the command with its own exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (x *exitError) Error() string { return x.err.Error() }
+func (x *exitError) Unwrap() error { return x.err }
 
 // Env is what a command gets from the process.
 type Env struct {
@@ -72,6 +87,7 @@ func Main(ctx context.Context, e Env) int {
 	}
 	var usage *usageError
 	var flags *flagError
+	var exit *exitError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -83,6 +99,9 @@ func Main(ctx context.Context, e Env) int {
 	case errors.As(err, &usage):
 		fmt.Fprintf(e.Stderr, "jenkins-failover-watchdog %s: %v\n", cmd, usage.err)
 		return ExitUsage
+	case errors.As(err, &exit):
+		fmt.Fprintf(e.Stderr, "jenkins-failover-watchdog %s: %v\n", cmd, exit.err)
+		return exit.code
 	default:
 		fmt.Fprintf(e.Stderr, "jenkins-failover-watchdog %s: %v\n", cmd, err)
 		return ExitFailed

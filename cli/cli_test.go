@@ -72,12 +72,12 @@ func TestVersion(t *testing.T) {
 func TestStatusWithoutDaemonIsAClearError(t *testing.T) {
 	addr := freeAddr(t)
 	code, _, errOut := run(t, context.Background(), nil, "status", "--addr", addr)
-	if code != ExitFailed || !strings.Contains(errOut, "no watchdog answering at http://"+addr) {
-		t.Errorf("exit %d stderr %q", code, errOut)
+	if code != ExitDaemonUnreachable || !strings.Contains(errOut, "no watchdog answering at http://"+addr) {
+		t.Errorf("exit %d stderr %q, want %d", code, errOut, ExitDaemonUnreachable)
 	}
 	code, _, _ = run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck")
-	if code != ExitFailed {
-		t.Errorf("healthcheck without daemon: exit %d", code)
+	if code != ExitDaemonUnreachable {
+		t.Errorf("healthcheck without daemon: exit %d, want %d", code, ExitDaemonUnreachable)
 	}
 }
 
@@ -197,8 +197,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if code, _, errOut := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck", "--user", "prom", "--password-file", pwFile); code != 0 {
 		t.Errorf("healthcheck with credentials: exit %d: %s", code, errOut)
 	}
-	if code, _, _ := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck"); code != ExitFailed {
-		t.Errorf("healthcheck without credentials under basic auth: exit %d, want %d", code, ExitFailed)
+	if code, _, _ := run(t, context.Background(), []string{"WATCHDOG_LISTEN_ADDR=" + addr}, "healthcheck"); code != ExitDaemonUnreachable {
+		t.Errorf("healthcheck without credentials under basic auth: exit %d, want %d", code, ExitDaemonUnreachable)
 	}
 
 	cancel() // what SIGTERM does
@@ -248,6 +248,14 @@ func TestDemoSucceeds(t *testing.T) {
 }
 
 func TestMaintenanceUsageErrors(t *testing.T) {
+	// What was typed is checked before the environment: with no group and
+	// no JENKINS_URL, the missing group is what is reported.
+	for _, args := range [][]string{{"maintenance", "start"}, {"maintenance", "end"}, {"maintenance", "start", "--all", "slave01"}} {
+		code, _, errOut := run(t, context.Background(), nil, args...)
+		if code != ExitUsage || strings.Contains(errOut, "JENKINS_URL") || !strings.Contains(errOut, "--all") {
+			t.Errorf("%v without JENKINS_URL: exit %d, stderr %q; want %d about the groups, not JENKINS_URL", args, code, errOut, ExitUsage)
+		}
+	}
 	env := []string{"JENKINS_URL=http://127.0.0.1:1"}
 	for _, args := range [][]string{{"maintenance"}, {"maintenance", "pause"}, {"maintenance", "start"},
 		{"maintenance", "start", "nosuchgroup"}, {"maintenance", "end", "--all", "slave01"},

@@ -57,7 +57,10 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 		Gatherer: prometheus.Gatherers{reg, stateReg}, Text: &server.TextMetrics{Rest: reg, Write: metrics.WriteText},
 		Watcher: w, Logger: log})
 	if err != nil {
-		return fmt.Errorf("WATCHDOG_LISTEN_ADDR: %w", err)
+		// Only the listen itself fails here: a busy port or an address
+		// this host does not have is a configuration mistake.
+		return &usageError{fmt.Errorf("WATCHDOG_LISTEN_ADDR %q: %w (another process may hold it: stop it or choose another address)",
+			cfg.ListenAddr, err)}
 	}
 	if web, err := server.ReadWebSettings(cfg.WebConfigFile); err == nil && web.BasicAuth {
 		log.Info("basic_auth_users is set: every path asks for credentials, health endpoints included; probes must send them",

@@ -33,6 +33,11 @@ func runMaintenance(ctx context.Context, e Env, args []string) error {
 	if *force && (*all || verb != "end") {
 		return &usageError{fmt.Errorf("--force is for maintenance end with groups named one by one, never with --all")}
 	}
+	// The command line is checked before the environment, so that a
+	// mistake in what was typed is reported first.
+	if err := checkSelection(fs.Args(), *all); err != nil {
+		return &flagError{err}
+	}
 	cfg, err := config.Load(e.Environ, e.ReadFile)
 	if err != nil {
 		return &usageError{fmt.Errorf("configuration error:\n%w", err)}
@@ -72,14 +77,24 @@ func runMaintenance(ctx context.Context, e Env, args []string) error {
 	return nil
 }
 
-func selectGroups(groups []config.Group, names []string, all bool) ([]config.Group, error) {
+// checkSelection checks what the command line names, before the
+// configuration says which groups exist.
+func checkSelection(names []string, all bool) error {
 	switch {
 	case all && len(names) > 0:
-		return nil, fmt.Errorf("name groups or use --all, not both")
-	case all:
+		return fmt.Errorf("name groups or use --all, not both")
+	case !all && len(names) == 0:
+		return fmt.Errorf("name a group (by its primary) or use --all")
+	}
+	return nil
+}
+
+func selectGroups(groups []config.Group, names []string, all bool) ([]config.Group, error) {
+	if err := checkSelection(names, all); err != nil {
+		return nil, err
+	}
+	if all {
 		return groups, nil
-	case len(names) == 0:
-		return nil, fmt.Errorf("name the groups (by primary) or use --all")
 	}
 	var out []config.Group
 	for _, n := range names {

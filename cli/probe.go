@@ -248,6 +248,14 @@ func (p *probe) get(ctx context.Context, path string) ([]byte, error) {
 	if p.user != "" {
 		req.SetBasicAuth(p.user, p.password.Reveal())
 	}
+	body, err := p.fetch(req, u)
+	if err != nil {
+		return nil, &exitError{ExitDaemonUnreachable, err}
+	}
+	return body, nil
+}
+
+func (p *probe) fetch(req *http.Request, u string) ([]byte, error) {
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("no watchdog answering at %s (is the daemon running? use --addr): %w", p.base, err)
@@ -284,6 +292,9 @@ func runHealthcheck(ctx context.Context, e Env, args []string) error {
 	if err != nil {
 		return &usageError{err}
 	}
+	// Liveness only: the poll loop turns. An unreachable Jenkins or a
+	// refused token does not fail it, since restarting the watchdog
+	// cures neither; status and /readyz report those.
 	if _, err := p.get(ctx, "/livez"); err != nil {
 		return err
 	}
@@ -306,15 +317,43 @@ func runStatus(ctx context.Context, e Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		_, err := e.Stdout.Write(body)
-		return err
-	}
 	var st watcher.Status
 	if err := json.Unmarshal(body, &st); err != nil {
-		return fmt.Errorf("%s/status: not a watchdog status: %w", p.base, err)
+		return &exitError{ExitDaemonUnreachable, fmt.Errorf("%s/status: not a watchdog status: %w", p.base, err)}
 	}
-	PrintStatus(e.Stdout, st, time.Now())
+	if *asJSON {
+		if _, err := e.Stdout.Write(body); err != nil {
+			return err
+		}
+	} else {
+		PrintStatus(e.Stdout, st, time.Now())
+	}
+	return statusFinding(st)
+}
+
+// statusFinding turns what the daemon reports into status's exit code.
+// A Jenkins problem comes first: while the daemon cannot read Jenkins, the
+// group states are those of the last good poll.
+func statusFinding(st watcher.Status) error {
+	c := st.Controller
+	switch {
+	case !c.Up && (c.LastErrorKind == "unauthorized" || c.LastErrorKind == "forbidden"):
+		return &exitError{ExitJenkinsRefused, fmt.Errorf("Jenkins refused the watchdog's credentials (%s): %s",
+			c.LastErrorKind, terminalSafe(c.LastError))}
+	case !c.Up && c.LastError == "":
+		return &exitError{ExitJenkinsUnreachable, errors.New("the daemon has not read Jenkins yet")}
+	case !c.Up:
+		return &exitError{ExitJenkinsUnreachable, fmt.Errorf("the daemon cannot read Jenkins: %s", terminalSafe(c.LastError))}
+	}
+	var down []string
+	for _, g := range st.Groups {
+		if g.State == watcher.PhaseDown {
+			down = append(down, terminalSafe(g.Name))
+		}
+	}
+	if len(down) > 0 {
+		return &exitError{ExitGroupDown, fmt.Errorf("groups down (no node can carry them): %s", strings.Join(down, ", "))}
+	}
 	return nil
 }
 

@@ -151,7 +151,7 @@ func TestStatusRefusesSelfSignedCertificateUnlessTrusted(t *testing.T) {
 	addr := httpsAddr(srv)
 
 	code, _, errOut := run(t, context.Background(), nil, "status", "--addr", addr)
-	if code != ExitFailed || !strings.Contains(errOut, "certificate") {
+	if code != ExitDaemonUnreachable || !strings.Contains(errOut, "certificate") {
 		t.Errorf("unverified: exit %d, stderr %q", code, errOut)
 	}
 	for _, args := range [][]string{
@@ -166,13 +166,13 @@ func TestStatusRefusesSelfSignedCertificateUnlessTrusted(t *testing.T) {
 		}
 	}
 	code, _, errOut = run(t, context.Background(), nil, "status", "--addr", addr, "--ca-file", ca, "--server-name", "other.example")
-	if code != ExitFailed || !strings.Contains(errOut, "other.example") {
+	if code != ExitDaemonUnreachable || !strings.Contains(errOut, "other.example") {
 		t.Errorf("wrong --server-name: exit %d, stderr %q", code, errOut)
 	}
 	if code, out, errOut := run(t, context.Background(), nil, "healthcheck", "--addr", addr, "--ca-file", ca); code != ExitOK || out != "ok\n" {
 		t.Errorf("healthcheck over https: exit %d, out %q, stderr %q", code, out, errOut)
 	}
-	if code, _, _ := run(t, context.Background(), nil, "healthcheck", "--addr", addr); code != ExitFailed {
+	if code, _, _ := run(t, context.Background(), nil, "healthcheck", "--addr", addr); code != ExitDaemonUnreachable {
 		t.Errorf("healthcheck, unverified: exit %d", code)
 	}
 }
@@ -181,7 +181,7 @@ func TestStatusOverHTTPToHTTPSServerSaysUseHTTPS(t *testing.T) {
 	srv := httptest.NewTLSServer(&statusServer{})
 	defer srv.Close()
 	code, _, errOut := run(t, context.Background(), nil, "status", "--addr", srv.Listener.Addr().String())
-	if code != ExitFailed || !strings.Contains(errOut, "use --addr https://"+srv.Listener.Addr().String()) {
+	if code != ExitDaemonUnreachable || !strings.Contains(errOut, "use --addr https://"+srv.Listener.Addr().String()) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -236,7 +236,7 @@ func TestStatusPresentsClientCertificate(t *testing.T) {
 	defer srv.Close()
 	ca := writeCertPEM(t, filepath.Join(dir, "ca.pem"), srv.Certificate().Raw)
 
-	if code, _, _ := run(t, context.Background(), nil, "status", "--addr", httpsAddr(srv), "--ca-file", ca); code != ExitFailed {
+	if code, _, _ := run(t, context.Background(), nil, "status", "--addr", httpsAddr(srv), "--ca-file", ca); code != ExitDaemonUnreachable {
 		t.Errorf("without a client certificate: exit %d", code)
 	}
 	code, out, errOut := run(t, context.Background(), nil, "status", "--addr", httpsAddr(srv), "--ca-file", ca,
@@ -277,11 +277,11 @@ func TestStatusBasicAuthFromFileOrEnvironment(t *testing.T) {
 	}
 
 	code, _, errOut := run(t, context.Background(), nil, "status", "--addr", addr)
-	if code != ExitFailed || !strings.Contains(errOut, "wants Basic auth") {
+	if code != ExitDaemonUnreachable || !strings.Contains(errOut, "wants Basic auth") {
 		t.Errorf("no credentials: exit %d, stderr %q", code, errOut)
 	}
 	code, _, errOut = run(t, context.Background(), nil, "status", "--addr", addr, "--user", "ops", "--password-file", wrongFile)
-	if code != ExitFailed || !strings.Contains(errOut, "refused") || strings.Contains(errOut, "nope") {
+	if code != ExitDaemonUnreachable || !strings.Contains(errOut, "refused") || strings.Contains(errOut, "nope") {
 		t.Errorf("wrong password: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -307,7 +307,7 @@ func TestStatusDoesNotFollowRedirectsWithCredentials(t *testing.T) {
 		code, _, errOut := run(t, context.Background(), nil, "status", "--addr", redirector.Listener.Addr().String(),
 			"--user", "ops", "--password-file", pw)
 		redirector.Close()
-		if code != ExitFailed || !strings.Contains(errOut, "not followed") {
+		if code != ExitDaemonUnreachable || !strings.Contains(errOut, "not followed") {
 			t.Errorf("redirect to %s: exit %d, stderr %q", target, code, errOut)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/server"
 )
 
 func printUsage(w io.Writer) {
@@ -16,8 +17,10 @@ again when the primary is back, without aborting builds.
 Usage:
   jenkins-failover-watchdog [run]      run the daemon (configured by the environment)
   jenkins-failover-watchdog demo       run a failover story against a built-in fake Jenkins
-  jenkins-failover-watchdog status     print a running daemon's state (--addr, --json)
-  jenkins-failover-watchdog healthcheck  exit 0 when the daemon's /livez answers 200
+  jenkins-failover-watchdog status     print a running daemon's state (--addr, --json);
+                                       exits 3 to 6 on a finding (below)
+  jenkins-failover-watchdog healthcheck  exit 0 when the daemon's /livez answers 200,
+                                       even while Jenkins is unreachable (liveness)
   jenkins-failover-watchdog maintenance start|end [--message M] (--all | GROUP...)
                                        planned switchover: take primaries offline for
                                        maintenance (the daemon fails over), then back
@@ -27,7 +30,30 @@ Usage:
 Environment:
 `)
 	fmt.Fprint(w, config.Usage())
-	fmt.Fprint(w, `
-HTTP endpoints (WATCHDOG_LISTEN_ADDR): /metrics /status /livez /healthz /readyz
-`)
+	fmt.Fprint(w, "\nHTTP endpoints (WATCHDOG_LISTEN_ADDR):\n")
+	for _, ep := range server.Endpoints {
+		fmt.Fprintf(w, "  %-10s %s\n", ep.Path, ep.What)
+	}
+	fmt.Fprint(w, "\nExit codes:\n")
+	for _, c := range ExitCodes {
+		fmt.Fprintf(w, "  %d  %s\n", c.Code, c.Meaning)
+	}
+}
+
+// ExitCode is one exit code and what it means, as -h and the docs' table
+// of exit codes list them.
+type ExitCode struct {
+	Code    int
+	Meaning string
+}
+
+// ExitCodes lists every exit code a command returns.
+var ExitCodes = []ExitCode{
+	{ExitOK, "done; for status, Jenkins answered the daemon and no group is down"},
+	{ExitFailed, "the command failed: a maintenance group failed, or the daemon stopped on an error"},
+	{ExitUsage, "a mistake in the command line or the configuration (a busy WATCHDOG_LISTEN_ADDR too), named on stderr"},
+	{ExitDaemonUnreachable, "status, healthcheck: no watchdog answered at --addr, or it answered an error"},
+	{ExitJenkinsUnreachable, "status: the daemon's last poll of Jenkins failed, or it has not polled yet"},
+	{ExitJenkinsRefused, "status: Jenkins refused the daemon's user or token (401), or a permission (403)"},
+	{ExitGroupDown, "status: a group is down, no node can carry it"},
 }

@@ -268,26 +268,39 @@ func parseJenkinsURL(s string) (*url.URL, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, varErr(name, "required: the controller's base URL, such as https://ci.example.com/ (no Jenkins at hand? `jenkins-failover-watchdog demo` runs a failover against a built-in fake controller)")
 	}
+	shown := shownURL(s)
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
-		return nil, varErr(name, "not a URL")
+		return nil, varErr(name, "%s: not a URL; want http://host[:port][/prefix] or https://...", shown)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, varErr(name, "scheme must be http or https")
+		if !strings.Contains(s, "://") {
+			return nil, varErr(name, "%s: no scheme; write it in full, such as https://%s", shown, strings.TrimSpace(strings.Trim(shown, `"`)))
+		}
+		return nil, varErr(name, "%s: scheme must be http or https", shown)
 	}
 	if u.Host == "" {
-		return nil, varErr(name, "no host")
+		return nil, varErr(name, "%s: no host", shown)
 	}
 	if u.User != nil {
 		// The URL ends up in logs and errors; credentials must not.
 		return nil, varErr(name, "must not carry credentials: use JENKINS_USER and JENKINS_API_TOKEN_FILE")
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, varErr(name, "must not have a query or fragment")
+		return nil, varErr(name, "%s: must not have a query or fragment", shown)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// shownURL quotes a refused JENKINS_URL for its error message, without
+// anything before an '@': that part may be a user and token.
+func shownURL(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		s = "xxxxx@" + s[i+1:]
+	}
+	return strconv.Quote(s)
 }
 
 func loadToken(inline, file string, readFile func(string) ([]byte, error)) (Secret, error) {

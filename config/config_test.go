@@ -61,9 +61,14 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		want string
 	}{
 		{nil, "JENKINS_URL: required"},
-		{[]string{"JENKINS_URL=ftp://x"}, "JENKINS_URL: scheme"},
-		{[]string{"JENKINS_URL=::not a url"}, "JENKINS_URL"},
-		{[]string{"JENKINS_URL=http://"}, "JENKINS_URL: no host"},
+		{[]string{"JENKINS_URL=ftp://x"}, `JENKINS_URL: "ftp://x": scheme must be http or https`},
+		{[]string{"JENKINS_URL=::not a url"}, `JENKINS_URL: "::not a url": not a URL`},
+		{[]string{"JENKINS_URL=http://"}, `JENKINS_URL: "http://": no host`},
+		// A URL without its scheme is echoed, with the fix.
+		{[]string{"JENKINS_URL=ci.example.com"}, `JENKINS_URL: "ci.example.com": no scheme; write it in full, such as https://ci.example.com`},
+		{[]string{"JENKINS_URL=ci.example.com:8080"}, `JENKINS_URL: "ci.example.com:8080": no scheme; write it in full, such as https://ci.example.com:8080`},
+		// What could be a user and token is never echoed.
+		{[]string{"JENKINS_URL=watchdog:s3cret@ci.example.com"}, `JENKINS_URL: "xxxxx@ci.example.com": no scheme`},
 		{[]string{"JENKINS_URL=http://u:p@jenkins"}, "JENKINS_URL: must not carry credentials"},
 		{append(base, "JENKINS_API_TOKEN=a", "JENKINS_API_TOKEN_FILE=/t"), "JENKINS_API_TOKEN_FILE: set either"},
 		{append(base, "JENKINS_API_TOKEN_FILE=/nope"), "JENKINS_USER: required with an API token"},
@@ -276,6 +281,17 @@ func TestPairsSetButEmpty(t *testing.T) {
 		}
 		if err != nil || len(c.Groups) != 1 || c.Groups[0].Primary != tt.primary {
 			t.Errorf("%v: %v, groups %+v, want primary %s", tt.env, err, c, tt.primary)
+		}
+	}
+}
+
+// A refused JENKINS_URL is echoed so the reader sees what was read, but
+// never what could be a token before an '@'.
+func TestRefusedJenkinsURLEchoesNoCredentials(t *testing.T) {
+	for _, v := range []string{"watchdog:s3cret@ci.example.com", "ftp://watchdog:s3cret@ci.example.com", "s3cret@:x y"} {
+		_, err := Load([]string{"JENKINS_URL=" + v}, files(nil))
+		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "JENKINS_URL") {
+			t.Errorf("JENKINS_URL=%s: %v", v, err)
 		}
 	}
 }

@@ -506,6 +506,10 @@ func (tt failedReadCase) check(t *testing.T, l *lab) {
 	if l.phase() != watcher.PhaseSuspect {
 		t.Errorf("state changed during the outage: %s", l.phase())
 	}
+	// status tells refused credentials from an unreachable Jenkins by it.
+	if c := l.w.Status().Controller; c.LastErrorKind != tt.kind || c.LastError == "" {
+		t.Errorf("status: lastErrorKind %q (lastError %q), want %q", c.LastErrorKind, c.LastError, tt.kind)
+	}
 }
 
 func TestNotFoundPrefix(t *testing.T) {

@@ -24,6 +24,10 @@ type ControllerStatus struct {
 	LastPoll    *time.Time `json:"lastPoll,omitempty"`
 	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
 	LastError   string     `json:"lastError,omitempty"`
+	// LastErrorKind is the kind of LastError as jenkins_errors_total
+	// counts it (unauthorized, forbidden, timeout, ...), so that a client
+	// can tell refused credentials from an unreachable controller.
+	LastErrorKind string `json:"lastErrorKind,omitempty"`
 }
 
 // GroupStatus is one group's state.
@@ -63,7 +67,7 @@ func (w *Watcher) Status() Status {
 	defer w.mu.Unlock()
 	s := Status{
 		Controller: ControllerStatus{URL: w.url, Version: w.version, Up: w.ready.Load(),
-			LastPoll: timePtr(w.lastStart), LastSuccess: timePtr(w.lastSuccess), LastError: w.lastErr},
+			LastPoll: timePtr(w.lastStart), LastSuccess: timePtr(w.lastSuccess), LastError: w.lastErr, LastErrorKind: w.lastErrKind},
 		DryRun:      w.dryRun,
 		Failback:    string(w.params.Failback),
 		Transitions: append([]Transition(nil), w.transitions...),

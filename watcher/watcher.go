@@ -62,6 +62,7 @@ type Watcher struct {
 	lastStart   time.Time
 	lastSuccess time.Time
 	lastErr     string
+	lastErrKind string
 	failStreak  int
 	transitions []Transition
 	dryRunSeen  map[string]string
@@ -200,7 +201,7 @@ func (w *Watcher) pollFailed(err error, kind string) {
 	w.failStreak++
 	changed := err.Error() != w.lastErr
 	streak := w.failStreak
-	w.lastErr = err.Error()
+	w.lastErr, w.lastErrKind = err.Error(), kind
 	w.mu.Unlock()
 	// Log when the failure starts or changes, then every 30 polls, so a
 	// long outage is visible without flooding the log.
@@ -215,7 +216,7 @@ func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 	if w.failStreak > 0 {
 		w.log.Info("Jenkins answers again", "after_failures", w.failStreak)
 	}
-	w.failStreak, w.lastErr, w.lastSuccess = 0, "", now
+	w.failStreak, w.lastErr, w.lastErrKind, w.lastSuccess = 0, "", "", now
 	if w.session != "" && snap.Session != "" && snap.Session != w.session {
 		w.m.controllerStart.Inc()
 		w.log.Info("Jenkins controller restarted; agents get time to reconnect before a primary counts as down",
