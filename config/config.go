@@ -127,9 +127,9 @@ type rawConfig struct {
 	Failback      string `env:"WATCHDOG_FAILBACK" envDefault:"auto" help:"auto, or manual (never switch back by itself: an operator parks the standby)"`
 	DryRun        string `env:"WATCHDOG_DRY_RUN" envDefault:"false" help:"decide and report, never change Jenkins"`
 
-	StartupPatience string `env:"WATCHDOG_STARTUP_PATIENCE" envDefault:"3m" help:"how long a primary that has not connected since the controller started (offline with no cause: Jenkins is still launching it) is not counted as down; ends at once on a failed launch or a broken channel. Sized for the SSH launcher (10 tries 15s apart)"`
+	StartupPatience string `env:"WATCHDOG_STARTUP_PATIENCE" envDefault:"3m" help:"how long a primary that has not connected since the controller started is not counted as down; ends at once on a failed launch or a broken channel (sized for the SSH launcher: 10 tries 15s apart)"`
 
-	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"automatic failback happens only inside this weekly window, written [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"): days mon to sun as lists and ranges (mon,wed,fri; mon-fri), every day if omitted or *; start included, end excluded, end may be 24:00; a window such as 22:00-02:00 runs past midnight and belongs to the day it starts on; IANA time zone, UTC if omitted. Outside it the group waits in failback_pending; empty means any time. No effect with WATCHDOG_FAILBACK=manual"`
+	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"weekly window for automatic failback, [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"; syntax in docs/decisions.md); outside it the group waits in failback_pending; empty means any time"`
 
 	ListenAddr    string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for the status page, /metrics, /status and health"`
 	WebConfigFile string `env:"WATCHDOG_WEB_CONFIG_FILE" help:"Prometheus exporter-toolkit web configuration file (TLS, client certificates, bcrypt basic_auth_users); applies to every path, re-read on each request; unset serves plain HTTP with no authentication"`

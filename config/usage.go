@@ -28,7 +28,7 @@ func Variables() []Variable {
 	return vars
 }
 
-// MarkdownTable renders Variables as the README's configuration table.
+// MarkdownTable renders Variables as the README's configuration table (the front page).
 func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")

@@ -5,7 +5,7 @@
 // exporter-toolkit web configuration file, the format node_exporter and
 // pushgateway read, served through the toolkit itself. The toolkit applies
 // that file to every request, health endpoints included: it has no way to
-// leave a path out (see the README, "HTTP endpoints").
+// leave a path out (see docs/http.md, "TLS and authentication").
 package server
 
 import (

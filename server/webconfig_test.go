@@ -229,7 +229,7 @@ func TestBasicAuthOverTLS(t *testing.T) {
 	// (so timing does not tell users apart): once is enough here.
 	c.want("/metrics", http.StatusUnauthorized, "nobody", "right-pw")
 	// The toolkit applies the file to every path: health endpoints too.
-	// Probes must send credentials (README, "HTTP endpoints").
+	// Probes must send credentials (docs/http.md, "TLS and authentication").
 	c.want("/livez", http.StatusUnauthorized)
 	c.want("/readyz", http.StatusOK, "prom", "right-pw")
 	c.want("/nope", http.StatusNotFound, "prom", "right-pw")

@@ -46,13 +46,13 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// The README lists the control API as -h prints it.
-func TestReadmeListsTheControlAPI(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// The walkthrough in docs/usage.md lists the control API as -h prints it.
+func TestDocsListTheControlAPI(t *testing.T) {
+	readme, err := os.ReadFile("../../docs/usage.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(readme), "```\n"+fakejenkins.ControlAPIHelp+"```\n") {
-		t.Errorf("README.md does not list the control API as `go run ./cmd/fake-jenkins -h` prints it; paste this into its code block:\n%s", fakejenkins.ControlAPIHelp)
+		t.Errorf("docs/usage.md does not list the control API as `go run ./cmd/fake-jenkins -h` prints it; paste this into its code block:\n%s", fakejenkins.ControlAPIHelp)
 	}
 }

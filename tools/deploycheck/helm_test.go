@@ -36,7 +36,7 @@ var (
 		"auto-reload-config", "auto-reload-config-logs"}
 )
 
-// helmReleaseName is the release name the README's commands and
+// helmReleaseName is the release name the commands of docs/deployment.md and
 // deploy/helm/metrics-service.yaml use.
 const helmReleaseName = "jenkins"
 

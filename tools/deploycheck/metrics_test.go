@@ -14,7 +14,7 @@ import (
 )
 
 // exportedMetrics are the metric families the watchdog exports by contract
-// (the README's metric table). Histograms add _bucket, _sum and _count.
+// (docs/monitoring.md's metric table; TestDocsMetricTable keeps them in step). Histograms add _bucket, _sum and _count.
 // TestBinary also scrapes the real binary and checks it exports these.
 var exportedMetrics = map[string]string{
 	"jenkins_failover_node_online":                            "gauge",
@@ -399,7 +399,7 @@ func alertRules(t testing.TB) map[string]string {
 					t.Errorf("alert %s: no %s annotation", r.Alert, a)
 				}
 			}
-			if anchor := "#" + strings.ToLower(r.Alert); !strings.HasSuffix(r.Annotations["runbook_url"], anchor) {
+			if anchor := "/docs/monitoring.md#" + strings.ToLower(r.Alert); !strings.HasSuffix(r.Annotations["runbook_url"], anchor) {
 				t.Errorf("alert %s: runbook_url should end with %s", r.Alert, anchor)
 			}
 			if s := r.Labels["severity"]; s != "warning" && s != "critical" {
@@ -443,13 +443,13 @@ func TestAlertRules(t *testing.T) {
 	checkQueriesAgainst(t, rules, knownSeries(exportedMetrics))
 
 	tests := string(readRepoFile(t, "prometheus", "alerts_test.yml"))
-	runbook := string(readRepoFile(t, "README.md"))
+	runbook := string(readRepoFile(t, "docs", "monitoring.md"))
 	for _, a := range want {
 		if strings.Count(tests, "alertname: "+a+"\n") < 2 {
 			t.Errorf("alerts_test.yml: %s needs a firing and a not-firing case", a)
 		}
-		if !strings.Contains(runbook, "\n#### "+a+"\n") {
-			t.Errorf("README.md: no '#### %s' section for its runbook_url anchor", a)
+		if !strings.Contains(runbook, "\n### "+a+"\n") {
+			t.Errorf("docs/monitoring.md: no '### %s' section for its runbook_url anchor", a)
 		}
 	}
 }
@@ -486,5 +486,36 @@ func TestPrometheusConfigMatchesCompose(t *testing.T) {
 		if !slices.Contains(c.Services["prometheus"].Volumes, mount) {
 			t.Errorf("rule file %s is not mounted into the prometheus service (%s)", rf, mount)
 		}
+	}
+}
+
+// metricRow is a row of docs/monitoring.md's metric table: the family,
+// its labels in braces, then its type.
+var metricRow = regexp.MustCompile("(?m)^\\| `([a-z_:]+)(?:\\{[^}]*\\})?` \\| ([a-z]+) \\|")
+
+// TestDocsMetricTable keeps the contract list above and the metric table
+// of docs/monitoring.md in step, name and type (the main module's docs
+// test holds that table to the code's own list of families).
+func TestDocsMetricTable(t *testing.T) {
+	doc := string(readRepoFile(t, "docs", "monitoring.md"))
+	documented := map[string]string{}
+	for _, m := range metricRow.FindAllStringSubmatch(doc, -1) {
+		documented[m[1]] = m[2]
+	}
+	for fam, typ := range exportedMetrics {
+		if strings.HasPrefix(fam, "process_") || strings.HasPrefix(fam, "go_") {
+			continue // the table has one row for the runtime collectors
+		}
+		if got, ok := documented[fam]; !ok || got != typ {
+			t.Errorf("docs/monitoring.md: %s documented as %q, want a row with type %s", fam, got, typ)
+		}
+	}
+	for fam := range documented {
+		if _, ok := exportedMetrics[fam]; !ok {
+			t.Errorf("docs/monitoring.md documents %s, which is not in exportedMetrics", fam)
+		}
+	}
+	if len(documented) < 10 {
+		t.Errorf("only %d rows read from docs/monitoring.md's metric table; has its shape changed?", len(documented))
 	}
 }
