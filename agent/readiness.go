@@ -13,6 +13,7 @@ type Readiness struct {
 const (
 	WhyParkedConnected = "parked and connected"
 	WhyOnline          = "online"
+	WhyParkedDown      = "parked, its channel is down"
 	WhyDisconnected    = "disconnected"
 	WhyLaunchFailed    = "disconnected, its last launch failed"
 	WhyHeld            = "held by a person or a node monitor"
@@ -30,26 +31,22 @@ func Judge(n NodeInfo, present bool) Readiness {
 	case Online:
 		return Readiness{Ready: true, Why: WhyOnline}
 	case Parked:
-		if n.Connected {
+		switch {
+		case n.Connected:
 			return Readiness{Ready: true, Why: WhyParkedConnected}
+		case n.CauseClass == CauseLaunchFailed:
+			return Readiness{Why: WhyLaunchFailed}
 		}
-		return Readiness{Why: disconnectedWhy(n)}
+		return Readiness{Why: WhyParkedDown}
 	case Disconnected:
-		return Readiness{Why: disconnectedWhy(n)}
+		if n.CauseClass == CauseLaunchFailed {
+			return Readiness{Why: WhyLaunchFailed}
+		}
+		return Readiness{Why: WhyDisconnected}
 	case Held:
 		return Readiness{Why: WhyHeld}
 	case Missing:
 		return Readiness{Why: WhyMissing}
 	}
 	return Readiness{Why: WhyUnknown}
-}
-
-// disconnectedWhy names a failed launch where Jenkins shows one: only on a
-// node that is not temporarily offline, since a parked node's offline
-// cause is its park message.
-func disconnectedWhy(n NodeInfo) string {
-	if n.CauseClass == CauseLaunchFailed {
-		return WhyLaunchFailed
-	}
-	return WhyDisconnected
 }
