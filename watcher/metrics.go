@@ -114,7 +114,7 @@ type groupView struct {
 // and a later poll replaces a value instead of changing it in place.
 type stateCollector struct {
 	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
-	standbyReady, readyStandbys                                                     *prometheus.Desc
+	standbyReady, readyStandbys                                                      *prometheus.Desc
 
 	statePairs, phasePairs, actionPairs, resultPairs []*dto.LabelPair
 
@@ -199,7 +199,7 @@ func newStateCollector(groups []config.Group) *stateCollector {
 		standbyReady:  desc("standby_ready", helpStandbyReady, "group", "node"),
 		readyStandbys: desc("group_ready_standbys", helpReadyStandbys, "group"),
 		byNode:        map[string]*nodeSeries{},
-		byName: map[string]*groupSeries{},
+		byName:        map[string]*groupSeries{},
 	}
 	for _, s := range agent.States {
 		c.statePairs = append(c.statePairs, labelPair("state", string(s)))

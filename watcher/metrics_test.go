@@ -35,7 +35,7 @@ type constCollector struct {
 	groups []config.Group
 
 	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
-	standbyReady, readyStandbys                                                     *prometheus.Desc
+	standbyReady, readyStandbys                                                      *prometheus.Desc
 
 	mu         sync.Mutex
 	nodeStates map[string]agent.State
@@ -64,7 +64,7 @@ func newConstCollector(groups []config.Group) *constCollector {
 		nodeStates:    map[string]agent.State{},
 		ready:         map[string]bool{},
 		views:         map[string]groupView{},
-		counts:     map[actionKey]float64{},
+		counts:        map[actionKey]float64{},
 	}
 }
 
