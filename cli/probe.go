@@ -381,7 +381,7 @@ func PrintStatus(w io.Writer, st watcher.Status, now time.Time) {
 	fmt.Fprintf(w, "mode: %s\n\n", mode)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tSTATE\tACTIVE\tSINCE\tSTANDBY CARRYING FOR")
+	fmt.Fprintln(tw, "GROUP\tSTATE\tACTIVE\tSINCE\tSTANDBY CARRYING FOR\tREDUNDANCY")
 	for _, g := range st.Groups {
 		since, carrying := "-", "-"
 		if g.Since != nil {
@@ -390,15 +390,15 @@ func PrintStatus(w io.Writer, st watcher.Status, now time.Time) {
 		if g.StandbyActiveSince != nil {
 			carrying = now.Sub(*g.StandbyActiveSince).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", terminalSafe(g.Name), terminalSafe(string(g.State)), orDash(g.Active), since, carrying)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", terminalSafe(g.Name), terminalSafe(string(g.State)), orDash(g.Active), since, carrying, orDash(g.Redundancy))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tGROUP\tROLE\tSTATE\tIDLE\tREASON")
+	fmt.Fprintln(tw, "NODE\tGROUP\tROLE\tSTATE\tIDLE\tREADY\tREASON")
 	for _, n := range st.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", terminalSafe(n.Name), terminalSafe(n.Group), terminalSafe(n.Role),
-			terminalSafe(string(n.State)), n.Idle, orDash(n.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", terminalSafe(n.Name), terminalSafe(n.Group), terminalSafe(n.Role),
+			terminalSafe(string(n.State)), n.Idle, readinessText(n.Readiness), orDash(n.Reason))
 	}
 	_ = tw.Flush()
 	if len(st.Transitions) > 0 {
@@ -454,4 +454,16 @@ func envValue(environ []string, key, def string) string {
 		}
 	}
 	return def
+}
+
+// readinessText is a standby's readiness in one cell: "yes", or "no: why"
+// ("-" for a primary, which has none).
+func readinessText(r *watcher.Readiness) string {
+	switch {
+	case r == nil:
+		return "-"
+	case r.Ready:
+		return "yes"
+	}
+	return "no: " + terminalSafe(r.Why)
 }

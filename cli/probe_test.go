@@ -408,3 +408,22 @@ func TestProbeUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintStatusShowsReadinessAndRedundancy(t *testing.T) {
+	var b strings.Builder
+	PrintStatus(&b, watcher.Status{
+		Groups: []watcher.GroupStatus{{Name: "g", Primary: "p", Standbys: []string{"s1", "s2"}, State: watcher.PhaseNormal,
+			Active: "p", ReadyStandbys: 1, Redundancy: "1 of 2 standbys ready"}},
+		Nodes: []watcher.NodeStatus{
+			{Name: "p", Group: "g", Role: "primary", State: "online"},
+			{Name: "s1", Group: "g", Role: "standby", State: "parked", Readiness: &watcher.Readiness{Why: "parked, its channel is down"}},
+			{Name: "s2", Group: "g", Role: "standby", State: "parked", Readiness: &watcher.Readiness{Ready: true, Why: "parked and connected"}},
+		},
+	}, time.Now())
+	out := b.String()
+	for _, want := range []string{"REDUNDANCY", "1 of 2 standbys ready", "READY", "no: parked, its channel is down", "yes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+}

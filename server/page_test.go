@@ -27,14 +27,16 @@ func failedOverStatus() watcher.Status {
 			{Name: "slave01", Primary: "slave01", Standbys: []string{"slave02"}, State: watcher.PhaseFailedOver,
 				Active: "slave02", Since: at(5 * time.Minute), StandbyActiveSince: at(5 * time.Minute)},
 			{Name: "build-a", Primary: "build-a", Standbys: []string{"build-b", "build-c"}, State: watcher.PhaseNormal,
-				Active: "build-a", Since: at(3 * time.Hour)},
+				Active: "build-a", Since: at(3 * time.Hour), ReadyStandbys: 1, Redundancy: "1 of 2 standbys ready"},
 		},
 		Nodes: []watcher.NodeStatus{
 			{Name: "slave01", Group: "slave01", Role: "primary", State: "disconnected", Reason: "Connection was broken"},
-			{Name: "slave02", Group: "slave01", Role: "standby", State: "online", Idle: true},
+			{Name: "slave02", Group: "slave01", Role: "standby", State: "online", Idle: true, Readiness: &watcher.Readiness{Ready: true, Why: "online"}},
 			{Name: "build-a", Group: "build-a", Role: "primary", State: "online"},
-			{Name: "build-b", Group: "build-a", Role: "standby", State: "parked", Reason: "[jenkins-failover-watchdog] standby parked"},
-			{Name: "build-c", Group: "build-a", Role: "standby", State: "held", Reason: "disk full"},
+			{Name: "build-b", Group: "build-a", Role: "standby", State: "parked", Reason: "[jenkins-failover-watchdog] standby parked",
+				Readiness: &watcher.Readiness{Ready: true, Why: "parked and connected"}},
+			{Name: "build-c", Group: "build-a", Role: "standby", State: "held", Reason: "disk full",
+				Readiness: &watcher.Readiness{Why: "held by a person or a node monitor"}},
 		},
 		Transitions: []watcher.Transition{ // oldest first, as /status serves them
 			{Time: pageNow.Add(-5*time.Minute - 20*time.Second), Group: "slave01", From: watcher.PhaseNormal, To: watcher.PhaseSuspect, Active: "slave01"},
@@ -132,15 +134,15 @@ func TestStatusPageShowsGroupsNodesAndTransitions(t *testing.T) {
 		}
 	}
 	if b := element(t, doc, "data-group", "build-a"); attr(b, "data-state") != "normal" || !strings.Contains(attr(b, "class"), "g-ok") ||
-		!strings.Contains(text(b), "standbys build-b, build-c") {
+		!strings.Contains(text(b), "standbys build-b, build-c") || !strings.Contains(text(b), "redundancy 1 of 2 standbys ready") {
 		t.Errorf("build-a card: %v %q", b.Attr, text(b))
 	}
 
 	for node, want := range map[string]string{
-		"slave01": "slave01 slave01 primary disconnected busy Connection was broken",
-		"slave02": "slave02 slave01 standby online idle -",
-		"build-b": "build-b build-a standby parked busy [jenkins-failover-watchdog] standby parked",
-		"build-c": "build-c build-a standby held busy disk full",
+		"slave01": "slave01 slave01 primary disconnected busy - Connection was broken",
+		"slave02": "slave02 slave01 standby online idle ready -",
+		"build-b": "build-b build-a standby parked busy ready [jenkins-failover-watchdog] standby parked",
+		"build-c": "build-c build-a standby held busy not ready held by a person or a node monitor disk full",
 	} {
 		if got := text(element(t, doc, "data-node", node)); got != want {
 			t.Errorf("node row %s = %q, want %q", node, got, want)

@@ -519,26 +519,31 @@ func (s *situation) bringUp(sb string) {
 	}
 }
 
-// pick returns the first standby by priority that can be brought up, or "".
+// pick returns the standby to bring up, or "": the first ready one by
+// priority (see readyFirst), else the first that can be brought up at all.
 func (s *situation) pick() string {
-	for _, sb := range s.g.Standbys {
-		n := s.in.Nodes[sb]
-		if wasConnected, tried := s.next.Tried[sb]; tried && (wasConnected || !n.Connected) {
-			continue
-		}
-		if tagged, wasConnected := triedByTag(n); tagged && (wasConnected || !n.Connected) {
-			if _, mem := s.next.Tried[sb]; !mem {
-				continue
-			}
-		}
-		switch st := s.state(sb); {
-		case st == agent.Parked:
-			return sb
-		case st == agent.Disconnected:
-			return sb
+	return readyFirst(s.g.Standbys, s.pickable, s.ready)
+}
+
+// pickable: the standby can be brought up and was not given up on in this
+// failover.
+func (s *situation) pickable(sb string) bool {
+	n := s.in.Nodes[sb]
+	if wasConnected, tried := s.next.Tried[sb]; tried && (wasConnected || !n.Connected) {
+		return false
+	}
+	if tagged, wasConnected := triedByTag(n); tagged && (wasConnected || !n.Connected) {
+		if _, mem := s.next.Tried[sb]; !mem {
+			return false
 		}
 	}
-	return ""
+	st := s.state(sb)
+	return st == agent.Parked || st == agent.Disconnected
+}
+
+func (s *situation) ready(sb string) bool {
+	n, ok := s.in.Nodes[sb]
+	return agent.Judge(n, ok).Ready
 }
 
 func (s *situation) me() string { return agent.SanitizeInstance(s.p.Instance) }

@@ -68,6 +68,10 @@ var (
 		Help: "Poll cycles by result (" + strings.Join(pollResults, ", ") + ")."}
 	famStandbySince = Family{Name: "standby_active_since_timestamp_seconds", Type: "gauge", Labels: []string{"group"},
 		Help: "Unix time since which a standby has carried the group; 0 while the primary carries it."}
+	famStandbyReady = Family{Name: "standby_ready", Type: "gauge", Labels: []string{"group", "node"},
+		Help: "1 when the standby could take over now: parked (or carrying) with its channel up, else 0."}
+	famReadyStandbys = Family{Name: "group_ready_standbys", Type: "gauge", Labels: []string{"group"},
+		Help: "Standbys of the group that could take over now (jenkins_failover_standby_ready summed)."}
 	famUnparked = Family{Name: "standby_unparked_total", Type: "counter", Labels: []string{"group"},
 		Help: "Standbys found online with no failover in progress (Jenkins dropped their temporarily-offline mark) and parked again."}
 )
@@ -76,7 +80,7 @@ var (
 var Families = []Family{
 	famActions, famActiveNode, famClaimCollisions, famControllerRestarts, famFailbacks, famFailovers,
 	famGroupState, famGroupSince, famJenkinsErrors, famJenkinsUp, famLastSuccess, famNodeOnline,
-	famNodeState, famPollDuration, famPollPanics, famPolls, famStandbySince, famUnparked,
+	famNodeState, famPollDuration, famPollPanics, famPolls, famReadyStandbys, famStandbyReady, famStandbySince, famUnparked,
 }
 
 var pollResults = []string{ResultOK, ResultError}

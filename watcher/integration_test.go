@@ -264,14 +264,14 @@ func TestHeldStandbyIsSkippedAndNeverTouched(t *testing.T) {
 func TestSecondStandbyAfterFirstFailsToComeOnline(t *testing.T) {
 	l := newLab(t, labOptions{pairs: "slave01:slave02:slave03"})
 	l.mustPoll()
-	// slave02's machine is dead but it still reads parked: the toggle
-	// works, the launch fails, it never comes online.
-	must(t, l.fake.KillAgent("slave02"))
 	must(t, l.fake.KillAgent("slave01"))
 	l.pollUntil(watcher.PhaseFailingOver, 3)
 	if st := l.w.GroupState("slave01"); st.Candidate != "slave02" {
 		t.Fatalf("candidate = %q, want slave02", st.Candidate)
 	}
+	// slave02's machine dies as it is brought up: the toggle worked, the
+	// launch fails, it never comes online.
+	must(t, l.fake.KillAgent("slave02"))
 	l.pollUntil(watcher.PhaseFailedOver, 6)
 	if st := l.w.GroupState("slave01"); st.Active != "slave03" {
 		t.Fatalf("active = %q, want slave03", st.Active)
@@ -281,6 +281,35 @@ func TestSecondStandbyAfterFirstFailsToComeOnline(t *testing.T) {
 		t.Errorf("slave02 should be parked again after failing to come online: %+v", n)
 	}
 	l.assertNoPostTo("slave01")
+}
+
+// failoverPolls counts the polls from the primary's death to the failover
+// in a group slave01:slave02:slave03 whose standbys are prepared first.
+func failoverPolls(t *testing.T, prepare func(*lab)) (*lab, int) {
+	l := newLab(t, labOptions{pairs: "slave01:slave02:slave03"})
+	l.pollUntil(watcher.PhaseNormal, 1)
+	prepare(l)
+	l.mustPoll()
+	must(t, l.fake.KillAgent("slave01"))
+	return l, l.pollUntil(watcher.PhaseFailedOver, 12)
+}
+
+// A parked standby whose machine is gone reads parked like a healthy one;
+// only its channel tells. The ready one after it carries, and as soon as
+// the first would have.
+func TestDeadFirstStandbyCostsTheFailoverNothing(t *testing.T) {
+	_, healthy := failoverPolls(t, func(*lab) {})
+	l, dead := failoverPolls(t, func(l *lab) { must(t, l.fake.KillAgent("slave02")) })
+	if st := l.w.GroupState("slave01"); st.Active != "slave03" {
+		t.Fatalf("active = %q, want slave03", st.Active)
+	}
+	if dead > healthy {
+		t.Errorf("failover past a dead first standby took %d polls, %d with a healthy one", dead, healthy)
+	}
+	l.assertNoPostTo("slave02")
+	if n := l.node("slave02"); !n.TemporarilyOffline || n.Connected || n.LaunchFailures != 0 {
+		t.Errorf("slave02 should be left parked and untouched: %+v", n)
+	}
 }
 
 func TestDisconnectedParkedSSHStandbyIsToggledAndLaunched(t *testing.T) {

@@ -98,6 +98,7 @@ type groupView struct {
 // and a later poll replaces a value instead of changing it in place.
 type stateCollector struct {
 	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
+	standbyReady, readyStandbys                                                      *prometheus.Desc
 
 	statePairs, phasePairs, actionPairs, resultPairs []*dto.LabelPair
 
@@ -118,6 +119,7 @@ type stateCollector struct {
 type nodeSeries struct {
 	node  *dto.LabelPair // node="<name>"
 	state int            // index in agent.States
+	ready bool           // agent.Judge: a standby that could take over now
 	// counts, by action and result (actionKinds × actionResults); nil
 	// until the first such action, except for ok and error, which exist
 	// from the start.
@@ -141,6 +143,18 @@ var (
 	counterZero = &dto.Counter{Value: new(0.0)}
 )
 
+// countGauge shares the values of small counts, which is all a group's
+// standbys come to.
+func countGauge(n int) *dto.Gauge {
+	switch n {
+	case 0:
+		return gaugeZero
+	case 1:
+		return gaugeOne
+	}
+	return &dto.Gauge{Value: new(float64(n))}
+}
+
 func oneHot(on bool) *dto.Gauge {
 	if on {
 		return gaugeOne
@@ -154,15 +168,17 @@ func labelPair(name, value string) *dto.LabelPair {
 
 func newStateCollector(groups []config.Group) *stateCollector {
 	c := &stateCollector{
-		nodeOnline:   famNodeOnline.desc(),
-		nodeState:    famNodeState.desc(),
-		activeNode:   famActiveNode.desc(),
-		groupState:   famGroupState.desc(),
-		groupSince:   famGroupSince.desc(),
-		standbySince: famStandbySince.desc(),
-		actions:      famActions.desc(),
-		byNode:       map[string]*nodeSeries{},
-		byName:       map[string]*groupSeries{},
+		nodeOnline:    famNodeOnline.desc(),
+		nodeState:     famNodeState.desc(),
+		activeNode:    famActiveNode.desc(),
+		groupState:    famGroupState.desc(),
+		groupSince:    famGroupSince.desc(),
+		standbySince:  famStandbySince.desc(),
+		actions:       famActions.desc(),
+		standbyReady:  famStandbyReady.desc(),
+		readyStandbys: famReadyStandbys.desc(),
+		byNode:        map[string]*nodeSeries{},
+		byName:        map[string]*groupSeries{},
 	}
 	for _, s := range agent.States {
 		c.statePairs = append(c.statePairs, labelPair("state", string(s)))
@@ -200,7 +216,7 @@ func newStateCollector(groups []config.Group) *stateCollector {
 		}
 		c.groups = append(c.groups, gs)
 		c.byName[g.Name()] = gs
-		c.series += len(Phases) + 2 + len(gs.nodes)*(2+len(agent.States)+2*len(actionKinds))
+		c.series += len(Phases) + 2 + len(gs.nodes)*(2+len(agent.States)+2*len(actionKinds)) + 1 + len(gs.nodes) - 1
 	}
 	c.text = newTextOrder(c.groups)
 	return c
@@ -209,7 +225,7 @@ func newStateCollector(groups []config.Group) *stateCollector {
 // stateSource is the watcher: the state the per-node and per-group series
 // show lives there, and the collector reads it on every scrape.
 type stateSource interface {
-	eachState(node func(name string, st agent.State), group func(name string, v groupView))
+	eachState(node func(name string, st agent.State, ready bool), group func(name string, v groupView))
 }
 
 func (c *stateCollector) bind(src stateSource) {
@@ -226,13 +242,13 @@ func (c *stateCollector) refresh() {
 	}
 }
 
-func (c *stateCollector) setNodeLocked(node string, st agent.State) {
+func (c *stateCollector) setNodeLocked(node string, st agent.State, ready bool) {
 	if st == "" {
 		st = agent.Unknown
 	}
 	i := slices.Index(agent.States, st)
 	if n := c.byNode[node]; n != nil && i >= 0 {
-		n.state = i
+		n.state, n.ready = i, ready
 	}
 }
 
@@ -289,7 +305,8 @@ func (c *stateCollector) countAction(node string, a ActionKind, result string) {
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.nodeOnline, c.nodeState, c.activeNode, c.groupState, c.groupSince, c.standbySince, c.actions} {
+	for _, d := range []*prometheus.Desc{c.nodeOnline, c.nodeState, c.activeNode, c.groupState, c.groupSince, c.standbySince, c.actions,
+		c.standbyReady, c.readyStandbys} {
 		ch <- d
 	}
 }
@@ -330,6 +347,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		emit(series{desc: c.groupSince, labels: [3]*dto.LabelPair{g.group}, n: 1, gauge: g.since})
 		emit(series{desc: c.standbySince, labels: [3]*dto.LabelPair{g.group}, n: 1, gauge: g.standbySince})
+		ready := 0
+		for _, n := range g.nodes[1:] {
+			emit(series{desc: c.standbyReady, labels: [3]*dto.LabelPair{g.group, n.node}, n: 2, gauge: oneHot(n.ready)})
+			if n.ready {
+				ready++
+			}
+		}
+		emit(series{desc: c.readyStandbys, labels: [3]*dto.LabelPair{g.group}, n: 1, gauge: countGauge(ready)})
 		for k, n := range g.nodes {
 			emit(series{desc: c.activeNode, labels: [3]*dto.LabelPair{g.group, n.node}, n: 2, gauge: oneHot(k == g.active)})
 			emit(series{desc: c.nodeOnline, labels: [3]*dto.LabelPair{n.node}, n: 1, gauge: oneHot(n.state == onlineState)})

@@ -35,32 +35,37 @@ type constCollector struct {
 	groups []config.Group
 
 	nodeOnline, nodeState, activeNode, groupState, groupSince, standbySince, actions *prometheus.Desc
+	standbyReady, readyStandbys                                                      *prometheus.Desc
 
 	mu         sync.Mutex
 	nodeStates map[string]agent.State
+	ready      map[string]bool
 	views      map[string]groupView
 	counts     map[actionKey]float64
 }
 
 func newConstCollector(groups []config.Group) *constCollector {
 	return &constCollector{
-		groups:       groups,
-		nodeOnline:   famNodeOnline.desc(),
-		nodeState:    famNodeState.desc(),
-		activeNode:   famActiveNode.desc(),
-		groupState:   famGroupState.desc(),
-		groupSince:   famGroupSince.desc(),
-		standbySince: famStandbySince.desc(),
-		actions:      famActions.desc(),
-		nodeStates:   map[string]agent.State{},
-		views:        map[string]groupView{},
-		counts:       map[actionKey]float64{},
+		groups:        groups,
+		nodeOnline:    famNodeOnline.desc(),
+		nodeState:     famNodeState.desc(),
+		activeNode:    famActiveNode.desc(),
+		groupState:    famGroupState.desc(),
+		groupSince:    famGroupSince.desc(),
+		standbySince:  famStandbySince.desc(),
+		actions:       famActions.desc(),
+		standbyReady:  famStandbyReady.desc(),
+		readyStandbys: famReadyStandbys.desc(),
+		nodeStates:    map[string]agent.State{},
+		ready:         map[string]bool{},
+		views:         map[string]groupView{},
+		counts:        map[actionKey]float64{},
 	}
 }
 
-func (c *constCollector) setNode(node string, st agent.State) {
+func (c *constCollector) setNode(node string, st agent.State, ready bool) {
 	c.mu.Lock()
-	c.nodeStates[node] = st
+	c.nodeStates[node], c.ready[node] = st, ready
 	c.mu.Unlock()
 }
 
@@ -77,7 +82,8 @@ func (c *constCollector) countAction(node string, a ActionKind, result string) {
 }
 
 func (c *constCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.nodeOnline, c.nodeState, c.activeNode, c.groupState, c.groupSince, c.standbySince, c.actions} {
+	for _, d := range []*prometheus.Desc{c.nodeOnline, c.nodeState, c.activeNode, c.groupState, c.groupSince, c.standbySince, c.actions,
+		c.standbyReady, c.readyStandbys} {
 		ch <- d
 	}
 }
@@ -98,6 +104,14 @@ func (c *constCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.groupSince, unixSeconds(view.since), g.Name())
 		gauge(c.standbySince, unixSeconds(view.standbySince), g.Name())
+		ready := 0
+		for _, sb := range g.Standbys {
+			gauge(c.standbyReady, oneIf(c.ready[sb]), g.Name(), sb)
+			if c.ready[sb] {
+				ready++
+			}
+		}
+		gauge(c.readyStandbys, float64(ready), g.Name())
 		for _, n := range g.Nodes() {
 			gauge(c.activeNode, oneIf(n == view.active), g.Name(), n)
 			st := c.nodeStates[n]
@@ -125,7 +139,7 @@ func (c *constCollector) Collect(ch chan<- prometheus.Metric) {
 // collectorUnderTest is what the watcher feeds both collectors.
 type collectorUnderTest interface {
 	prometheus.Collector
-	setNode(node string, st agent.State)
+	setNode(node string, st agent.State, ready bool)
 	setGroup(group string, v groupView)
 	countAction(node string, a ActionKind, result string)
 }
@@ -142,9 +156,9 @@ func benchGroups(n int) []config.Group {
 // primaries online, standbys parked, every group normal.
 func steady(c collectorUnderTest, groups []config.Group, since time.Time) {
 	for _, g := range groups {
-		c.setNode(g.Primary, agent.Online)
+		c.setNode(g.Primary, agent.Online, true)
 		for _, s := range g.Standbys {
-			c.setNode(s, agent.Parked)
+			c.setNode(s, agent.Parked, true)
 		}
 		c.setGroup(g.Name(), groupView{phase: PhaseNormal, active: g.Primary, since: since})
 	}
@@ -192,9 +206,9 @@ func TestCollectorExportsWhatConstMetricsDid(t *testing.T) {
 		switch rng.IntN(3) {
 		case 0:
 			st := agent.States[rng.IntN(len(agent.States))]
-			n := pick(nodes)
+			n, ready := pick(nodes), rng.IntN(2) == 0
 			for _, c := range both {
-				c.setNode(n, st)
+				c.setNode(n, st, ready)
 			}
 		case 1:
 			g := groups[rng.IntN(len(groups))]
@@ -251,7 +265,8 @@ func TestCollectorScrapesWhilePolled(t *testing.T) {
 			default:
 			}
 			for _, g := range groups {
-				c.setNode(g.Primary, agent.States[i%len(agent.States)])
+				c.setNode(g.Primary, agent.States[i%len(agent.States)], i%2 == 0)
+				c.setNode(g.Standbys[0], agent.Parked, i%3 == 0)
 				c.setGroup(g.Name(), groupView{phase: Phases[i%len(Phases)], active: g.Primary, since: time.Unix(int64(i), 0)})
 				c.countAction(g.Standbys[0], actionKinds[i%len(actionKinds)], actionResults[i%len(actionResults)])
 			}
@@ -373,10 +388,10 @@ func sortedLines(s string) string {
 
 // setNode and setGroup set values as the watcher's state would show them,
 // for tests that drive the collector without a watcher.
-func (c *stateCollector) setNode(node string, st agent.State) {
+func (c *stateCollector) setNode(node string, st agent.State, ready bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.setNodeLocked(node, st)
+	c.setNodeLocked(node, st, ready)
 }
 
 func (c *stateCollector) setGroup(group string, v groupView) {

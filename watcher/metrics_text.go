@@ -44,6 +44,7 @@ type textOrder struct {
 	groups                           []int // c.groups by name
 	nodes                            []*nodeSeries
 	members                          [][]int // per group: its nodes by name
+	at                               [][]int // per group: where each of its nodes is in nodes
 	phases, states, actions, results []int
 }
 
@@ -61,6 +62,17 @@ func newTextOrder(groups []*groupSeries) textOrder {
 		o.members = append(o.members, sortedIndex(len(g.nodes), func(i int) string { return g.nodes[i].node.GetValue() }))
 	}
 	slices.SortFunc(o.nodes, func(a, b *nodeSeries) int { return cmp.Compare(a.node.GetValue(), b.node.GetValue()) })
+	pos := make(map[*nodeSeries]int, len(o.nodes))
+	for i, n := range o.nodes {
+		pos[n] = i
+	}
+	for _, g := range groups {
+		at := make([]int, len(g.nodes))
+		for k, n := range g.nodes {
+			at[k] = pos[n]
+		}
+		o.at = append(o.at, at)
+	}
 	o.phases = sortedIndex(len(Phases), func(i int) string { return string(Phases[i]) })
 	o.states = sortedIndex(len(agent.States), func(i int) string { return string(agent.States[i]) })
 	o.actions = sortedIndex(len(actionKinds), func(i int) string { return string(actionKinds[i]) })
@@ -82,6 +94,7 @@ func sortedIndex(n int, key func(int) string) []int {
 // that a slow reader never holds up a poll.
 type textSnapshot struct {
 	states []int          // per o.nodes
+	ready  []bool         // per o.nodes
 	counts []*dto.Counter // per o.nodes, len(actionKinds)*len(actionResults) each
 	groups []groupValues  // per c.groups
 }
@@ -96,6 +109,7 @@ func (c *stateCollector) snapshot() textSnapshot {
 	k := len(actionKinds) * len(actionResults)
 	s := textSnapshot{
 		states: make([]int, len(o.nodes)),
+		ready:  make([]bool, len(o.nodes)),
 		counts: make([]*dto.Counter, len(o.nodes)*k),
 		groups: make([]groupValues, len(c.groups)),
 	}
@@ -103,7 +117,7 @@ func (c *stateCollector) snapshot() textSnapshot {
 	defer c.mu.Unlock()
 	c.refresh()
 	for i, n := range o.nodes {
-		s.states[i] = n.state
+		s.states[i], s.ready[i] = n.state, n.ready
 		copy(s.counts[i*k:], n.counts)
 	}
 	for i, g := range c.groups {
@@ -136,6 +150,17 @@ func (c *stateCollector) writeText(w io.Writer) error {
 				oneIf(ni == s.groups[gi].active))
 		}
 	}
+	t.header(famReadyStandbys)
+	for _, gi := range o.groups {
+		g := c.groups[gi]
+		ready := 0
+		for _, i := range o.at[gi][1:] {
+			if s.ready[i] {
+				ready++
+			}
+		}
+		t.series(famReadyStandbys, "group", g.group.GetValue(), "", "", "", "", float64(ready))
+	}
 	t.header(famGroupState)
 	for _, gi := range o.groups {
 		for _, p := range o.phases {
@@ -160,6 +185,16 @@ func (c *stateCollector) writeText(w io.Writer) error {
 	t.header(famStandbySince)
 	for _, gi := range o.groups {
 		t.series(famStandbySince, "group", c.groups[gi].group.GetValue(), "", "", "", "", s.groups[gi].standbySince)
+	}
+	t.header(famStandbyReady)
+	for _, gi := range o.groups {
+		g := c.groups[gi]
+		for _, ni := range o.members[gi] {
+			if ni == 0 {
+				continue // the primary
+			}
+			t.series(famStandbyReady, "group", g.group.GetValue(), "node", g.nodes[ni].node.GetValue(), "", "", oneIf(s.ready[o.at[gi][ni]]))
+		}
 	}
 	if t.err != nil {
 		return t.err

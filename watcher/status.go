@@ -42,6 +42,10 @@ type GroupStatus struct {
 	Candidate          string     `json:"candidate,omitempty"`
 	PrimaryDownPolls   int        `json:"primaryDownPolls"`
 	PrimaryUpPolls     int        `json:"primaryUpPolls"`
+	// ReadyStandbys counts the standbys that could take over now;
+	// Redundancy says it in words ("1 of 2 standbys ready").
+	ReadyStandbys int    `json:"readyStandbys"`
+	Redundancy    string `json:"redundancy"`
 }
 
 // NodeStatus is one node's state.
@@ -52,6 +56,8 @@ type NodeStatus struct {
 	State  agent.State `json:"state"`
 	Reason string      `json:"reason,omitempty"`
 	Idle   bool        `json:"idle"`
+	// Readiness is set for standbys only.
+	Readiness *Readiness `json:"readiness,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -74,15 +80,27 @@ func (w *Watcher) Status() Status {
 	}
 	for _, g := range w.groups {
 		st := w.states[g.Name()]
-		s.Groups = append(s.Groups, GroupStatus{
+		gs := GroupStatus{
 			Name: g.Name(), Primary: g.Primary, Standbys: g.Standbys, State: st.Phase, Active: st.Active,
 			Since: timePtr(w.since[g.Name()]), StandbyActiveSince: timePtr(w.standbyFrom[g.Name()]),
 			Candidate: st.Candidate, PrimaryDownPolls: st.PrimaryDownPolls, PrimaryUpPolls: st.PrimaryUpPolls,
-		})
-		for _, n := range g.Nodes() {
+		}
+		var readiness []Readiness
+		for _, sb := range g.Standbys {
+			r := w.readinessLocked(sb)
+			readiness = append(readiness, r)
+			if r.Ready {
+				gs.ReadyStandbys++
+			}
+		}
+		gs.Redundancy = Redundancy(gs.ReadyStandbys, len(g.Standbys))
+		s.Groups = append(s.Groups, gs)
+		for i, n := range g.Nodes() {
 			ns := NodeStatus{Name: n, Group: g.Name(), Role: "standby", State: w.nodeStates[n]}
-			if n == g.Primary {
+			if i == 0 {
 				ns.Role = "primary"
+			} else {
+				ns.Readiness = &readiness[i-1]
 			}
 			if ns.State == "" {
 				ns.State = agent.Unknown

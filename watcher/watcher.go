@@ -57,6 +57,7 @@ type Watcher struct {
 	standbyFrom map[string]time.Time
 	nodes       map[string]agent.NodeInfo
 	nodeStates  map[string]agent.State
+	standbys    map[string]*standbyWatch
 	version     string
 	session     string
 	lastStart   time.Time
@@ -100,7 +101,7 @@ func New(o Options) *Watcher {
 		m: o.Metrics, now: o.Now, url: o.JenkinsURL, stall: o.StallAfter,
 		roles:  map[string]role{},
 		states: map[string]GroupState{}, since: map[string]time.Time{}, standbyFrom: map[string]time.Time{},
-		nodeStates: map[string]agent.State{}, dryRunSeen: map[string]string{},
+		nodeStates: map[string]agent.State{}, dryRunSeen: map[string]string{}, standbys: map[string]*standbyWatch{},
 	}
 	w.me = agent.SanitizeInstance(o.Params.Instance)
 	w.params.Instance = w.me
@@ -119,11 +120,12 @@ func New(o Options) *Watcher {
 
 // eachState hands the metrics collector the state it renders, under the
 // watcher's lock: every node's reading and every group's view.
-func (w *Watcher) eachState(node func(string, agent.State), group func(string, groupView)) {
+func (w *Watcher) eachState(node func(string, agent.State, bool), group func(string, groupView)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for name, st := range w.nodeStates {
-		node(name, st)
+		n, ok := w.nodes[name]
+		node(name, st, agent.Judge(n, ok).Ready)
 	}
 	for _, g := range w.groups {
 		name := g.Name()
@@ -241,6 +243,7 @@ func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 		}
 		w.nodeStates[name] = st
 	}
+	w.watchStandbysLocked(snap.Nodes, now)
 	w.mu.Unlock()
 	w.ready.Store(true)
 	w.m.jenkinsUp.Set(1)

@@ -181,6 +181,9 @@ type node struct {
 	cause *offlineCause
 	// executors holds the running build of each executor, 0 when idle.
 	executors []BuildID
+	// launchFailures counts launches that left no channel: the launch log
+	// a person would read, which the API does not show.
+	launchFailures int
 }
 
 func (n *node) offline() bool { return n.tempCause != nil || !n.connected }
@@ -493,7 +496,10 @@ func (c *Controller) launch(n *node) {
 		return
 	}
 	// JNLPLauncher.launch does nothing, so an inbound launch "fails" too.
+	// On a temporarily-offline node the failure is recorded on the
+	// computer but hidden: its temporary cause is what the API shows.
 	n.cause = c.cause(causeLaunchFailed)
+	n.launchFailures++
 }
 
 // connect brings the channel up; SlaveComputer.setChannel clears the
@@ -664,6 +670,9 @@ type NodeSnapshot struct {
 	CauseReason        string // offlineCauseReason exactly as the API shows it
 	Launch             LaunchMethod
 	RunningBuilds      int
+	// LaunchFailures counts the launches that failed since the agent was
+	// added, by whoever asked for them.
+	LaunchFailures int
 }
 
 // Node returns a snapshot of the named node.
@@ -682,6 +691,7 @@ func (c *Controller) Node(name string) (NodeSnapshot, bool) {
 		MachineUp:          n.machineUp,
 		Launch:             n.launch,
 		RunningBuilds:      n.busy(),
+		LaunchFailures:     n.launchFailures,
 	}
 	if cause := n.offlineCause(); cause != nil {
 		s.CauseClass, s.CauseReason = cause.class, cause.reason()

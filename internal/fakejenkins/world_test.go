@@ -229,3 +229,43 @@ func TestAddAgentValidation(t *testing.T) {
 		t.Error("removed the built-in node")
 	}
 }
+
+// A parked standby whose machine died: it reads parked with no channel
+// (absoluteRemotePath null), every launch fails, and the failure stays
+// hidden behind the park message until the mark is cleared, as
+// Computer.getOfflineCause prefers the node's temporary cause.
+func TestParkedStandbyWithDeadMachineFailsItsLaunches(t *testing.T) {
+	e := newEnv(t, Options{RetentionAlways: true})
+	wantStatus(t, e.post(watchdog, "slave02", "changeOfflineCause"+q("[tag] standby parked")), http.StatusFound)
+	if err := e.c.KillAgent("slave02"); err != nil {
+		t.Fatal(err)
+	}
+	e.c.RelaunchAll() // the Always retention strategy's check
+	wantStatus(t, e.post(watchdog, "slave02", "launchSlaveAgent"), http.StatusFound)
+	comp := e.computer("slave02")
+	if comp["offline"] != true || comp["temporarilyOffline"] != true || comp["absoluteRemotePath"] != nil {
+		t.Errorf("parked standby with a dead machine: offline %v, temporarilyOffline %v, absoluteRemotePath %v",
+			comp["offline"], comp["temporarilyOffline"], comp["absoluteRemotePath"])
+	}
+	if cause, _ := comp["offlineCause"].(map[string]any); cause["_class"] != causeUser || comp["offlineCauseReason"] != "[tag] standby parked" {
+		t.Errorf("the park message should hide the failed launch: cause %v, reason %q", comp["offlineCause"], comp["offlineCauseReason"])
+	}
+	if s := e.snapshot("slave02"); s.LaunchFailures != 2 || s.Connected || s.MachineUp {
+		t.Errorf("snapshot after two failed launches: %+v", s)
+	}
+	// Unparked, the failed launch shows.
+	if err := e.c.OperatorOnline("slave02"); err != nil {
+		t.Fatal(err)
+	}
+	comp = e.computer("slave02")
+	if cause, _ := comp["offlineCause"].(map[string]any); cause["_class"] != causeLaunchFailed || comp["temporarilyOffline"] != false {
+		t.Errorf("unparked: cause %v, temporarilyOffline %v", comp["offlineCause"], comp["temporarilyOffline"])
+	}
+	// A live machine launches; its count stays.
+	if err := e.c.ReviveAgent("slave02"); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.snapshot("slave02"); !s.Connected || s.LaunchFailures != 2 {
+		t.Errorf("revived under Always retention: %+v", s)
+	}
+}

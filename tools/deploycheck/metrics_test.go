@@ -35,6 +35,8 @@ var exportedMetrics = map[string]string{
 	"jenkins_failover_controller_restarts_total":              "counter",
 	"jenkins_failover_standby_unparked_total":                 "counter",
 	"jenkins_failover_claim_collisions_total":                 "counter",
+	"jenkins_failover_standby_ready":                          "gauge",
+	"jenkins_failover_group_ready_standbys":                   "gauge",
 	"jenkins_failover_build_info":                             "gauge",
 	"process_resident_memory_bytes":                           "gauge",
 	"go_memstats_heap_inuse_bytes":                            "gauge",
@@ -290,6 +292,7 @@ var groupScopedSeries = []string{
 	"jenkins_failover_standby_active_since_timestamp_seconds", "jenkins_failover_active_node",
 	"jenkins_failover_failovers_total", "jenkins_failover_failbacks_total",
 	"jenkins_failover_node_online", "jenkins_failover_node_state", "jenkins_failover_actions_total",
+	"jenkins_failover_standby_ready", "jenkins_failover_group_ready_standbys",
 }
 
 // TestDashboardFollowsGroupVariable checks that panels and annotations about
@@ -428,7 +431,7 @@ func TestAlertRules(t *testing.T) {
 	want := []string{
 		"JenkinsFailoverGroupFailedOver", "JenkinsFailoverGroupDown", "JenkinsFailoverStandbyCarryingTooLong",
 		"JenkinsFailoverJenkinsUnreachable", "JenkinsFailoverActionsFailing", "JenkinsFailoverWatchdogDown",
-		"JenkinsFailoverStandbyUnparked",
+		"JenkinsFailoverStandbyUnparked", "JenkinsFailoverNoReadyStandby",
 	}
 	var got []string
 	for k := range rules {
