@@ -225,7 +225,8 @@ func TestOperatorHoldsCandidateDuringFailover(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.mustPoll()
 	_ = e.fake.KillAgent(standby1) // its machine is down: the launch will fail
-	e.mustPoll()                   // slave02 is parked and disconnected
+	_ = e.fake.KillAgent(standby2) // so is the second one's: no standby is ready,
+	e.mustPoll()                   // so the first by priority is the candidate
 	_ = e.fake.KillAgent(primary)
 	e.mustPoll()
 	recs := e.mustPoll() // online + launch of slave02, which stays down
@@ -236,6 +237,7 @@ func TestOperatorHoldsCandidateDuringFailover(t *testing.T) {
 	if err := e.fake.OperatorOffline(standby1, "alice", "reimaging"); err != nil {
 		t.Fatal(err)
 	}
+	_ = e.fake.ReviveAgent(standby2) // the second one's machine is back
 	var after []fakejenkins.RequestRecord
 	for range 3 {
 		after = append(after, e.mustPoll()...)
