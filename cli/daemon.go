@@ -158,8 +158,12 @@ func jenkinsErrorKinds() []string {
 
 // newJenkinsClient builds the Jenkins client the configuration describes.
 func newJenkinsClient(cfg *config.Config) (*jenkins.Client, error) {
+	var watched []string
+	for _, g := range cfg.Groups {
+		watched = append(watched, g.Nodes()...)
+	}
 	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
-		Token: cfg.JenkinsToken.Reveal(), CAPEM: cfg.JenkinsCA, Timeout: cfg.JenkinsTimeout,
+		Token: cfg.JenkinsToken.Reveal(), CAPEM: cfg.JenkinsCA, Timeout: cfg.JenkinsTimeout, Nodes: watched,
 		TokenFile: cfg.JenkinsTokenFile, ParseToken: func(b []byte) (string, error) {
 			tok, err := config.ParseTokenFile(b)
 			return tok.Reveal(), err

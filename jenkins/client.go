@@ -53,6 +53,14 @@ type Options struct {
 	TokenFile string
 	// ParseToken turns the file's content into the token.
 	ParseToken func([]byte) (string, error)
+	// Nodes are the nodes a poll must read: every node of every group.
+	// With them, a poll may read them one by one instead of the whole
+	// list (read.go); without, every poll reads the list.
+	Nodes []string
+	// Read forces a way of reading (benchmarks, tests); ReadAuto chooses.
+	Read ReadStrategy
+	// Now is the clock of the list's re-checks; time.Now when nil.
+	Now func() time.Time
 }
 
 // Client implements the watcher's and the switchover's Jenkins.
@@ -61,6 +69,7 @@ type Client struct {
 	base     *url.URL
 	timeout  time.Duration
 	decoders decoderSlot
+	plan     *readPlan
 
 	mu        sync.Mutex
 	crumbName string
@@ -123,15 +132,16 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("bad Jenkins URL %q", base)
 	}
 	return &Client{req: req, base: baseURL, timeout: o.Timeout, user: o.User, tokenFile: o.TokenFile,
-		parseToken: o.ParseToken, tokenStale: o.TokenFile != "" && o.Token == ""}, nil
+		parseToken: o.ParseToken, tokenStale: o.TokenFile != "" && o.Token == "", plan: newReadPlan(o)}, nil
 }
 
-// Computers reads every node with one tree-filtered request.
+// Computers reads every node with one tree-filtered request, or the
+// watched nodes one by one when that is cheaper (read.go).
 func (c *Client) Computers(ctx context.Context) (agent.Snapshot, error) {
 	if err := c.refreshToken(); err != nil {
 		return agent.Snapshot{}, err
 	}
-	snap, err := c.computers(ctx)
+	snap, err := c.poll(ctx)
 	if errors.Is(err, ErrUnauthorized) && c.tokenFile != "" {
 		c.tokenStale = true
 	}

@@ -120,12 +120,17 @@ type Controller struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	mu        sync.Mutex
-	session   string // X-Jenkins-Session
-	starting  bool
-	users     map[string]*user
-	sessions  map[string]*httpSession // by session cookie value
-	nodes     []*node                 // nodes[0] is the built-in node
+	mu       sync.Mutex
+	session  string // X-Jenkins-Session
+	starting bool
+	users    map[string]*user
+	sessions map[string]*httpSession // by session cookie value
+	nodes    []*node                 // nodes[0] is the built-in node
+	// byName and sorted index nodes for controllers of 10,000 agents:
+	// agents by name, and the listing's order (nil until needed again
+	// after a change).
+	byName    map[string]*node
+	sorted    []*node
 	builds    map[BuildID]*build
 	lastBuild BuildID
 	requests  []RequestRecord
@@ -231,6 +236,7 @@ func New(opts Options) *Controller {
 		users:         map[string]*user{},
 		sessions:      map[string]*httpSession{},
 		builds:        map[BuildID]*build{},
+		byName:        map[string]*node{},
 	}
 	if c.version == "" {
 		c.version = DefaultVersion
@@ -323,7 +329,7 @@ func (c *Controller) AddAgent(spec AgentSpec) error {
 	if c.lookup(spec.Name) != nil {
 		return fmt.Errorf("fakejenkins: node %q already exists", spec.Name)
 	}
-	c.nodes = append(c.nodes, &node{
+	n := &node{
 		name:         spec.Name,
 		launch:       spec.Launch,
 		numExecutors: spec.Executors,
@@ -334,7 +340,10 @@ func (c *Controller) AddAgent(spec AgentSpec) error {
 		machineUp:    true,
 		connected:    true,
 		executors:    make([]BuildID, spec.Executors),
-	})
+	}
+	c.nodes = append(c.nodes, n)
+	c.byName[n.name] = n
+	c.sorted = nil
 	return nil
 }
 
@@ -343,15 +352,7 @@ func (c *Controller) lookup(name string) *node {
 	if name == BuiltInNode || name == "(master)" {
 		return c.nodes[0]
 	}
-	if name == "" {
-		return nil
-	}
-	for _, n := range c.nodes[1:] {
-		if n.name == name {
-			return n
-		}
-	}
-	return nil
+	return c.byName[name]
 }
 
 // mustLookup is lookup for the world methods, which report unknown names.
@@ -378,10 +379,13 @@ func (c *Controller) agent(name string) (*node, error) {
 
 // sortedNodes is the order of ComputerSet.getComputers: sorted by name, so
 // the built-in node (name "") comes first.
+// Callers hold c.mu and must not change the slice.
 func (c *Controller) sortedNodes() []*node {
-	out := slices.Clone(c.nodes)
-	slices.SortStableFunc(out, func(a, b *node) int { return strings.Compare(a.name, b.name) })
-	return out
+	if c.sorted == nil {
+		c.sorted = slices.Clone(c.nodes)
+		slices.SortStableFunc(c.sorted, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+	}
+	return c.sorted
 }
 
 // RemoveAgent deletes an agent. Its running builds are aborted and its URLs
@@ -395,6 +399,8 @@ func (c *Controller) RemoveAgent(name string) error {
 	}
 	c.abortBuilds(n)
 	c.nodes = slices.DeleteFunc(c.nodes, func(m *node) bool { return m == n })
+	delete(c.byName, n.name)
+	c.sorted = nil
 	return nil
 }
 

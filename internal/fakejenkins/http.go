@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The actions a client can POST to /computer/<name>/<action>.
@@ -188,9 +189,11 @@ func (c *Controller) send(w http.ResponseWriter, r *http.Request, rt route, resp
 	wire := resp.body
 	if resp.gzip && len(resp.body) > 0 && acceptsGzip(r) {
 		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(&buf)
 		_, _ = zw.Write(resp.body) // writes to memory do not fail
 		_ = zw.Close()
+		gzipWriters.Put(zw)
 		wire = buf.Bytes()
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
@@ -203,6 +206,10 @@ func (c *Controller) send(w http.ResponseWriter, r *http.Request, rt route, resp
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(wire) // a client that went away is not our problem
 }
+
+// gzipWriters are reused: a gzip.Writer holds some 800 kB of tables, more
+// than most answers it compresses.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {

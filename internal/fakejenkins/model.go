@@ -56,21 +56,20 @@ func (c *Controller) computerObject(n *node, v view) *object {
 		causeValue, reason = c.causeObject(cause), cause.reason()
 	}
 	icon := computerIcon(n)
-	stats := loadStatistics(n)
 	o := &object{class: class, fields: []field{
 		prop("actions", []any{}),
-		prop("assignedLabels", c.labelObjects(n, stats)),
+		prop("assignedLabels", lazy(func() any { return c.labelObjects(n, loadStatistics(n)) })),
 		prop("description", n.description),
 		prop("displayName", displayName),
-		prop("executors", c.executorObjects(n, v)),
+		prop("executors", lazy(func() any { return c.executorObjects(n, v) })),
 		prop("icon", icon),
 		prop("iconClassName", icon),
 		prop("idle", n.busy() == 0),
 		prop("jnlpAgent", !n.builtIn && n.launch == Inbound),
 		prop("launchSupported", n.builtIn || n.launch == SSH),
-		prop("loadStatistics", stats),
+		prop("loadStatistics", lazy(func() any { return loadStatistics(n) })),
 		prop("manualLaunchAllowed", true),
-		inlineProp("monitorData", c.monitorData(n, v)),
+		inlineProp("monitorData", lazy(func() any { return c.monitorData(n, v) })),
 		prop("numExecutors", n.numExecutors),
 		prop("offline", n.offline()),
 		prop("offlineCause", causeValue),

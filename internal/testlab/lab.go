@@ -193,6 +193,9 @@ type ClientOptions struct {
 	User, Token string
 	Timeout     time.Duration
 	Transport   http.RoundTripper
+	// Read is how polls read the nodes (jenkins.ReadAuto by default: the
+	// lab's few agents are listed).
+	Read jenkins.ReadStrategy
 }
 
 // NewClient builds the real Jenkins client against the lab.
@@ -206,7 +209,12 @@ func (l *Lab) NewClient(o ClientOptions) (*jenkins.Client, error) {
 	if o.Transport == nil && l.opts.InProcess {
 		o.Transport = HandlerTransport{H: l.Fake}
 	}
-	return jenkins.New(jenkins.Options{URL: l.JenkinsURL(), User: o.User, Token: o.Token, Timeout: o.Timeout, Transport: o.Transport})
+	var watched []string
+	for _, g := range l.Groups {
+		watched = append(watched, g.Nodes()...)
+	}
+	return jenkins.New(jenkins.Options{URL: l.JenkinsURL(), User: o.User, Token: o.Token, Timeout: o.Timeout, Transport: o.Transport,
+		Nodes: watched, Read: o.Read})
 }
 
 // WatcherOptions shape a watcher of the lab.
