@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -22,9 +23,13 @@ import (
 //	tcp-B/poll     every byte the client read from its sockets (headers too)
 //	cpu-ns/poll    user+system CPU of this process (getrusage), which holds
 //	               only the client: the fake runs in the child
+//
+// impl=ours is the daemon's client, which chooses between reading the
+// list and reading the watched nodes one by one (jenkins/read.go);
+// impl=ours-list and impl=ours-each force one way.
 func BenchmarkPoll(b *testing.B) {
-	for _, l := range layouts {
-		for _, impl := range []string{"ours", "naive"} {
+	for _, l := range append(layouts[:len(layouts):len(layouts)], layout{10000, 10}) {
+		for _, impl := range []string{"ours", "ours-list", "ours-each", "naive"} {
 			b.Run("impl="+impl+"/"+l.String(), func(b *testing.B) { benchPoll(b, l, impl) })
 		}
 	}
@@ -40,7 +45,11 @@ func benchPoll(b *testing.B, l layout, impl string) {
 	var j watcher.Jenkins
 	switch impl {
 	case "ours":
-		j = ourClient(b, fake.URL, tr)
+		j = ourClientReading(b, fake.URL, tr, groups, jenkins.ReadAuto)
+	case "ours-list":
+		j = ourClientReading(b, fake.URL, tr, groups, jenkins.ReadList)
+	case "ours-each":
+		j = ourClientReading(b, fake.URL, tr, groups, jenkins.ReadEach)
 	case "naive":
 		n, err := newNaive(ctx, fake.URL, tr, groups)
 		if err != nil {

@@ -126,6 +126,22 @@ func ourClient(tb testing.TB, url string, tr http.RoundTripper) *jenkins.Client 
 	return c
 }
 
+// ourClientReading is the adapter as the daemon builds it, told the
+// watched nodes, reading them the given way.
+func ourClientReading(tb testing.TB, url string, tr http.RoundTripper, groups []config.Group, read jenkins.ReadStrategy) *jenkins.Client {
+	tb.Helper()
+	var watched []string
+	for _, g := range groups {
+		watched = append(watched, g.Nodes()...)
+	}
+	c, err := jenkins.New(jenkins.Options{URL: url, User: benchUser, Token: benchToken, Timeout: 10 * time.Second, Transport: tr,
+		Nodes: watched, Read: read})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
 // requireSteady fails unless every group reads normal: the timed polls
 // must be the steady state, with no action in them.
 func requireSteady(tb testing.TB, w *watcher.Watcher, groups []config.Group) {

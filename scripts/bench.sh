@@ -82,16 +82,17 @@ section "benchstat: naive against ours (ours is the base)"
 "$benchstat" -col /impl "$out/poll.txt"
 
 section "ratio naive/ours (medians)"
-# benchstat's CSV has one block per unit: a header row ",ours,,naive,...",
-# a unit row, then one row per benchmark with the ours and naive centres.
+# benchstat's CSV has one block per unit: a header row ",ours,,ours-list,,
+# ours-each,,naive,...", a unit row, then one row per benchmark with each
+# column's centre. ours is the daemon's client (it chooses how to read).
 "$benchstat" -format csv -col /impl "$out/poll.txt" 2>/dev/null | awk -F, '
-  $2 == "ours" && $4 == "naive" { inblock = 1; next }
+  $2 == "ours" { nv = 0; for (i = 3; i <= NF; i++) if ($i == "naive") nv = i; if (nv) { inblock = 1; next } }
   inblock && unit == ""          { unit = $2; next }
   $0 == ""                       { inblock = 0; unit = ""; next }
   inblock && $1 != "geomean" && $2 + 0 > 0 {
     name = $1; sub(/^Poll\//, "", name); sub(/-[0-9]+$/, "", name)
     if (!(name in seen)) { seen[name] = 1; names[++n] = name }
-    ratio[name, unit] = $4 / $2
+    ratio[name, unit] = $nv / $2
   }
   END {
     split("requests/poll wire-B/poll tcp-B/poll body-B/poll sec/op cpu-sec/poll allocs/op B/op", units, " ")
