@@ -164,7 +164,7 @@ func newJenkinsClient(cfg *config.Config) (*jenkins.Client, error) {
 	}
 	client, err := jenkins.New(jenkins.Options{URL: cfg.JenkinsURL.String(), User: cfg.JenkinsUser,
 		Token: cfg.JenkinsToken.Reveal(), CAPEM: cfg.JenkinsCA, Timeout: cfg.JenkinsTimeout, Nodes: watched,
-		TokenFile: cfg.JenkinsTokenFile, ParseToken: func(b []byte) (string, error) {
+		TokenFile: cfg.JenkinsTokenFile, ReadTokenFile: config.ReadTokenFile, ParseToken: func(b []byte) (string, error) {
 			tok, err := config.ParseTokenFile(b)
 			return tok.Reveal(), err
 		}})

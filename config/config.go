@@ -308,7 +308,14 @@ func loadToken(inline, file string, readFile func(string) ([]byte, error)) (Secr
 	case inline != "" && file != "":
 		return Secret{}, varErr("JENKINS_API_TOKEN_FILE", "set either JENKINS_API_TOKEN or JENKINS_API_TOKEN_FILE, not both")
 	case file != "":
-		b, err := readFile(file)
+		// A file on disk is read only by ReadTokenFile, whatever reader
+		// the caller passed: a FIFO or a device named here must not hang
+		// or flood the start. Tests pass readers of files not on disk.
+		read := readFile
+		if _, statErr := os.Stat(file); statErr == nil {
+			read = ReadTokenFile
+		}
+		b, err := read(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			// On a first install the token exists only once Jenkins
 			// runs: the client waits for the file (ReadTokenFile).

@@ -53,6 +53,9 @@ type Options struct {
 	TokenFile string
 	// ParseToken turns the file's content into the token.
 	ParseToken func([]byte) (string, error)
+	// ReadTokenFile reads TokenFile (config.ReadTokenFile: bounded, never
+	// blocking); os.ReadFile when nil.
+	ReadTokenFile func(string) ([]byte, error)
 	// Nodes are the nodes a poll must read: every node of every group.
 	// With them, a poll may read them one by one instead of the whole
 	// list (read.go); without, every poll reads the list.
@@ -75,10 +78,11 @@ type Client struct {
 	crumbName string
 	crumb     string
 
-	user       string
-	tokenFile  string
-	parseToken func([]byte) (string, error)
-	tokenStale bool // read the token file again before the next poll
+	user          string
+	tokenFile     string
+	parseToken    func([]byte) (string, error)
+	readTokenFile func(string) ([]byte, error)
+	tokenStale    bool // read the token file again before the next poll
 }
 
 // New builds a Client. It makes no request.
@@ -132,7 +136,7 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("bad Jenkins URL %q", base)
 	}
 	return &Client{req: req, base: baseURL, timeout: o.Timeout, user: o.User, tokenFile: o.TokenFile,
-		parseToken: o.ParseToken, tokenStale: o.TokenFile != "" && o.Token == "", plan: newReadPlan(o)}, nil
+		parseToken: o.ParseToken, readTokenFile: o.ReadTokenFile, tokenStale: o.TokenFile != "" && o.Token == "", plan: newReadPlan(o)}, nil
 }
 
 // Computers reads every node with one tree-filtered request, or the
@@ -155,7 +159,11 @@ func (c *Client) refreshToken() error {
 	if !c.tokenStale {
 		return nil
 	}
-	b, err := os.ReadFile(c.tokenFile)
+	read := c.readTokenFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	b, err := read(c.tokenFile)
 	if err != nil {
 		if c.req.BasicAuth != nil {
 			return nil // keep the token in use; Jenkins will say
@@ -382,11 +390,18 @@ func isCrumbRejection(resp *http.Response, body string) bool {
 		(strings.Contains(body, "No valid crumb") || strings.Contains(resp.Status, "No valid crumb"))
 }
 
+// errUnauthorized says what a 401 means to the operator. A token that
+// worked yesterday may have expired: tokens carry an expiry date since
+// Jenkins 2.548.
+var errUnauthorized = errors.New("Jenkins refused the credentials: check JENKINS_USER and the token " +
+	"(JENKINS_API_TOKEN or JENKINS_API_TOKEN_FILE); API tokens can expire since Jenkins 2.548")
+
 func statusError(op, node string, resp *http.Response, body string) error {
 	e := &Error{Op: op, Node: node, Status: resp.StatusCode}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		e.Kind = KindUnauthorized
+		e.Err = errUnauthorized
 	case resp.StatusCode == http.StatusForbidden:
 		e.Kind = KindForbidden
 		e.Permission = resp.Header.Get("X-Required-Permission")

@@ -290,8 +290,9 @@ type tracker struct {
 	mu   sync.Mutex
 	cond *sync.Cond
 	n    int
-	// hook, when set, runs before the controller sees a request.
-	hook func(r *http.Request)
+	// hook, when set, runs before the controller sees a request, and
+	// after, when set, once the controller has answered it.
+	hook, after func(r *http.Request)
 }
 
 func newTracker() *tracker {
@@ -304,7 +305,7 @@ func (tr *tracker) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.mu.Lock()
 		tr.n++
-		hook := tr.hook
+		hook, after := tr.hook, tr.after
 		tr.mu.Unlock()
 		defer func() {
 			tr.mu.Lock()
@@ -316,6 +317,9 @@ func (tr *tracker) wrap(h http.Handler) http.Handler {
 			hook(r)
 		}
 		h.ServeHTTP(w, r)
+		if after != nil {
+			after(r)
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,9 +38,20 @@ func lockStep(t *testing.T, instances int) {
 		w, reg := e.newWatcher(testUser, testToken, 5*time.Second, p, e.logs)
 		ws, regs = append(ws, w), append(regs, reg)
 	}
+	// In lock step, every instance reads the controller before any of
+	// them changes it: a change waits until each instance's read of
+	// this round has been answered. Without the gate, the goroutines'
+	// scheduling decides whether a late reader sees a standby that a
+	// faster instance already parked again (and so counts one unparked
+	// standby where its peers count two).
+	gate := newReadGate(instances)
+	e.tr.mu.Lock()
+	e.tr.hook, e.tr.after = gate.beforeRequest, gate.afterRequest
+	e.tr.mu.Unlock()
 	var history []bool // standby1 online after each round
 	round := func() {
 		t.Helper()
+		gate.newRound()
 		var wg sync.WaitGroup
 		errs := make([]error, len(ws))
 		for i, w := range ws {
@@ -158,4 +170,59 @@ func countPostsWhere(recs []fakejenkins.RequestRecord, f func(fakejenkins.Reques
 		}
 	}
 	return n
+}
+
+// readGate holds back every POST of a round until n reads of the list of
+// computers have been answered in that round (or 10 s passed, so that an
+// instance whose poll failed cannot hang the test).
+type readGate struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	n     int
+	reads int
+}
+
+func newReadGate(n int) *readGate {
+	g := &readGate{n: n}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *readGate) newRound() {
+	g.mu.Lock()
+	g.reads = 0
+	g.mu.Unlock()
+}
+
+func isListRead(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/computer/api/json")
+}
+
+func (g *readGate) afterRequest(r *http.Request) {
+	if !isListRead(r) {
+		return
+	}
+	g.mu.Lock()
+	g.reads++
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+func (g *readGate) beforeRequest(r *http.Request) {
+	if r.Method != http.MethodPost {
+		return
+	}
+	expired := false
+	timer := time.AfterFunc(10*time.Second, func() {
+		g.mu.Lock()
+		expired = true
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	})
+	defer timer.Stop()
+	g.mu.Lock()
+	for g.reads < g.n && !expired {
+		g.cond.Wait()
+	}
+	g.mu.Unlock()
 }

@@ -99,7 +99,12 @@ func Handler(o Options, draining <-chan struct{}) http.Handler {
 	})
 	mux.Handle("GET /metrics", metricsHandler(o))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		// A state that changes every poll: never from a cache, and never
+		// sniffed into something a browser would run.
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(o.Watcher.Status())

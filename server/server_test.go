@@ -76,3 +76,17 @@ func TestOnlyTheRootServesThePage(t *testing.T) {
 		}
 	}
 }
+
+// /status changes every poll and carries text from Jenkins: no cache may
+// keep it, and no browser may sniff it into HTML.
+func TestStatusIsNeitherCachedNorSniffed(t *testing.T) {
+	h := Handler(Options{Gatherer: prometheus.NewRegistry(), Watcher: &stubWatcher{}}, make(chan struct{}))
+	for _, path := range []string{"/status", "/"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != 200 || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %d, Cache-Control %q, X-Content-Type-Options %q; want 200, no-store, nosniff", path, rec.Code,
+				rec.Header().Get("Cache-Control"), rec.Header().Get("X-Content-Type-Options"))
+		}
+	}
+}
