@@ -19,14 +19,6 @@ const (
 // written in offlineCauseReason.
 const ParkTag = "[jenkins-failover-watchdog]"
 
-// ParkMessage is the offline message for a node the watchdog parks. It is
-// kept to characters and spacing that read back unchanged: Jenkins escapes
-// HTML characters and runs of spaces, and strips everything up to the last
-// " : " when it shows a user's message.
-func ParkMessage(why string) string {
-	return Sanitize(ParkTag + " standby parked: " + why)
-}
-
 // Sanitize rewrites a message so that Jenkins shows it back unchanged in
 // offlineCauseReason.
 func Sanitize(msg string) string {
@@ -48,6 +40,12 @@ type NodeInfo struct {
 	// they connect by themselves.
 	Launchable bool `json:"launchable"`
 	Idle       bool `json:"idle"`
+	// Writer is the user id that wrote a UserCause's message, read from
+	// offlineCause.description ("" for other causes, or when unknown).
+	Writer string `json:"writer,omitempty"`
+	// ByWatchdog is true when Writer is the watchdog's Jenkins user: only
+	// then can the message be the watchdog's own (see Own).
+	ByWatchdog bool `json:"byWatchdog,omitempty"`
 }
 
 // NeverConnected reports a node that reads offline with no cause at all:
@@ -70,7 +68,7 @@ type State string
 
 const (
 	Online       State = "online"       // takes builds
-	Parked       State = "parked"       // temporarily offline by the watchdog or with no message
+	Parked       State = "parked"       // temporarily offline with the watchdog's own park or claim, or with no message
 	Held         State = "held"         // temporarily offline by a person's message or a node monitor: hands off
 	Disconnected State = "disconnected" // channel down, not temporarily offline
 	Missing      State = "missing"      // not on the controller
@@ -106,8 +104,14 @@ func Classify(n NodeInfo, present bool) State {
 func isHeld(n NodeInfo) bool {
 	switch n.CauseClass {
 	case CauseUser:
-		reason := strings.TrimSpace(n.CauseReason)
-		return reason != "" && !strings.Contains(reason, ParkTag)
+		if strings.TrimSpace(n.CauseReason) == "" {
+			return false // no message: nobody's hold
+		}
+		switch Own(n).Form {
+		case FormPark, FormClaim:
+			return false
+		}
+		return true // a person's words, or the watchdog's maintenance or restored hold
 	case "", CauseChannelTermination, CauseLaunchFailed:
 		// Temporarily offline with no message of anyone's: the channel
 		// cause shows through, nobody claimed the node.
@@ -115,4 +119,24 @@ func isHeld(n NodeInfo) bool {
 	default:
 		return true
 	}
+}
+
+// Holder says who holds a node that reads Held: the person whose hold the
+// watchdog restored, the writer of a person's message, or the class of a
+// cause Jenkins set itself (a node monitor).
+func Holder(n NodeInfo) string {
+	if m := Own(n); m.Form == FormRestoredHold {
+		return m.Holder
+	}
+	if n.CauseClass == CauseUser {
+		if n.Writer == "" {
+			return "unknown user"
+		}
+		return n.Writer
+	}
+	class := n.CauseClass
+	if i := strings.LastIndexAny(class, ".$"); i >= 0 {
+		class = class[i+1:]
+	}
+	return class
 }

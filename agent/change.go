@@ -29,11 +29,6 @@ type Change struct {
 	After NodeInfo
 }
 
-// claimWord introduces the instance that claims a standby in its offline
-// message. Instance IDs are kept to characters Jenkins shows back as
-// written.
-const claimWord = "claimed by "
-
 // SanitizeInstance keeps an instance ID to the characters a claim can
 // carry through Jenkins' escaping.
 func SanitizeInstance(id string) string {
@@ -56,55 +51,23 @@ func SanitizeInstance(id string) string {
 	return b.String()
 }
 
-// ClaimMessage is the offline message with which an instance claims a
-// parked standby before bringing it online, so that a second instance
-// polling the same controller waits instead of toggling too.
-func ClaimMessage(instance, group string) string {
-	return Sanitize(ParkTag + " standby " + claimWord + SanitizeInstance(instance) + " to carry group " + group)
-}
-
 func instanceByte(c byte) bool {
 	return c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // ClaimOwner returns the instance that claimed the node, or "" when its
-// message is no claim. Only a temporarily-offline node carries one. It
-// runs for every parked standby on every poll, so it allocates nothing.
+// message is no claim of the watchdog's. It runs for every parked standby
+// on every poll, so it allocates nothing.
 func ClaimOwner(n NodeInfo) string {
-	if !n.TemporarilyOffline {
-		return ""
+	if m := Own(n); m.Form == FormClaim {
+		return m.Instance
 	}
-	tag := strings.Index(n.CauseReason, ParkTag)
-	if tag < 0 {
-		return ""
-	}
-	rest := n.CauseReason[tag+len(ParkTag):]
-	i := strings.Index(rest, claimWord)
-	if i < 0 {
-		return ""
-	}
-	rest = rest[i+len(claimWord):]
-	end := 0
-	for end < len(rest) && instanceByte(rest[end]) {
-		end++
-	}
-	return rest[:end]
+	return ""
 }
 
-// MaintenanceTag marks a primary taken offline by `maintenance start`. It
-// is not ParkTag: the node must read as held, a person's, which the daemon
-// never touches; `maintenance end` brings back only primaries that carry
-// it.
-const MaintenanceTag = "(maintenance by jenkins-failover-watchdog)"
-
-// MaintenanceMessage is the offline message `maintenance start` writes.
-func MaintenanceMessage(message string) string {
-	message = strings.ReplaceAll(message, ParkTag, "")
-	message = strings.ReplaceAll(message, MaintenanceTag, "")
-	return Sanitize(message + " " + MaintenanceTag)
-}
-
-// InMaintenance reports a node taken offline by `maintenance start`.
+// InMaintenance reports a node taken offline by `maintenance start`: the
+// watchdog's user wrote its maintenance form. It reads as held, which the
+// daemon never touches; `maintenance end` brings back only these.
 func InMaintenance(n NodeInfo) bool {
-	return n.TemporarilyOffline && strings.Contains(n.CauseReason, MaintenanceTag)
+	return Own(n).Form == FormMaintenance
 }

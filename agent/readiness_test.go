@@ -7,7 +7,7 @@ import (
 )
 
 func TestJudge(t *testing.T) {
-	parked := agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage("standby")}
+	parked := agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkStandby), ByWatchdog: true}
 	withChannel := parked
 	withChannel.Connected = true
 	tests := []struct {

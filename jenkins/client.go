@@ -30,7 +30,7 @@ import (
 // Tree filters are what keeps a poll to one small request whatever the
 // number of nodes: only the fields the decision needs.
 const (
-	nodeFields    = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]"
+	nodeFields    = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class,description]"
 	computersTree = "computer[" + nodeFields + "]"
 	builtInClass  = "hudson.model.Hudson$MasterComputer"
 	// maxBody bounds what a misbehaving server can make us read. 1,000
@@ -149,7 +149,23 @@ func (c *Client) Computers(ctx context.Context) (agent.Snapshot, error) {
 	if errors.Is(err, ErrUnauthorized) && c.tokenFile != "" {
 		c.tokenStale = true
 	}
+	for name, n := range snap.Nodes {
+		if c.markWriter(&n) {
+			snap.Nodes[name] = n
+		}
+	}
 	return snap, err
+}
+
+// markWriter sets ByWatchdog on a node whose message the watchdog's own
+// Jenkins user wrote, and reports whether it did. Only such a message can
+// be the watchdog's (agent.Own); peers must share the user.
+func (c *Client) markWriter(n *agent.NodeInfo) bool {
+	if !agent.SameUser(n.Writer, c.user) {
+		return false
+	}
+	n.ByWatchdog = true
+	return true
 }
 
 // refreshToken reads the token file when it was missing or its token was
@@ -216,6 +232,7 @@ func (c *Client) Computer(ctx context.Context, name string) (agent.NodeInfo, err
 	if n.Name != name {
 		return agent.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("asked for %q, got %q", name, n.Name))
 	}
+	c.markWriter(&n)
 	return n, nil
 }
 
@@ -454,6 +471,12 @@ var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxBody)
 type limitBody struct{ rt http.RoundTripper }
 
 func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	// Jenkins words offlineCause.description in the request's language;
+	// ask for the one every release has. The request is gojenkins' own,
+	// made for this call only.
+	if r.Header.Get("Accept-Language") == "" {
+		r.Header.Set("Accept-Language", "en")
+	}
 	resp, err := l.rt.RoundTrip(r)
 	if err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func TestComputersOneFilteredRequest(t *testing.T) {
 	if r.URL.Path != "/jenkins/computer/api/json" || r.Method != http.MethodGet {
 		t.Errorf("request %s %s", r.Method, r.URL.Path)
 	}
-	if tree := r.URL.Query().Get("tree"); !strings.HasPrefix(tree, "computer[") || !strings.Contains(tree, "offlineCause[_class]") || !strings.Contains(tree, "absoluteRemotePath") {
+	if tree := r.URL.Query().Get("tree"); !strings.HasPrefix(tree, "computer[") || !strings.Contains(tree, "offlineCause[_class,description]") || !strings.Contains(tree, "absoluteRemotePath") {
 		t.Errorf("tree = %q", tree)
 	}
 	if u, p, ok := r.BasicAuth(); !ok || u != "watchdog" || p != token {

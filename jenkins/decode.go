@@ -55,6 +55,7 @@ func newDecoder() *decoder {
 type rawComputer struct {
 	builtIn                bool // _class is the built-in node's
 	name, reason, cause    string
+	writer, message        string // from offlineCause.description
 	offline, tempOffline   presence
 	idle, launchable, jnlp bool
 	remotePath             bool // absoluteRemotePath present and not null
@@ -334,7 +335,8 @@ func (d *decoder) readComputerMembers(c *rawComputer) error {
 	}
 }
 
-// readOfflineCause reads offlineCause, of which only _class is kept.
+// readOfflineCause reads offlineCause: its _class, and from a UserCause's
+// description the writer's id and the message as written.
 func (d *decoder) readOfflineCause(c *rawComputer) error {
 	tok, err := d.dec.ReadToken()
 	if err != nil {
@@ -355,9 +357,17 @@ func (d *decoder) readOfflineCause(c *rawComputer) error {
 		if tok.Kind() == '}' {
 			return nil
 		}
-		if name := tok.String(); name == "_class" || strings.EqualFold(name, "_class") {
+		switch name := tok.String(); {
+		case name == "_class" || strings.EqualFold(name, "_class"):
 			err = d.stringField(&c.cause)
-		} else {
+		case strings.EqualFold(name, "description"):
+			var desc string
+			// Interned: the same description comes back poll after
+			// poll, and the writer is a slice of it.
+			if err = d.stringField(&desc); err == nil {
+				c.writer, c.message, _ = agent.ParseDescription(desc)
+			}
+		default:
 			err = d.dec.SkipValue()
 		}
 		if err != nil {
@@ -492,6 +502,12 @@ func (c *rawComputer) info() (agent.NodeInfo, error) {
 		Connected:          !offline || c.remotePath,
 		Launchable:         c.launchable && !c.jnlp,
 		Idle:               c.idle,
+		Writer:             c.writer,
+	}
+	if c.writer != "" && c.cause == agent.CauseUser {
+		// The message as written, whatever the release's escaping and
+		// the language (agent.ParseDescription).
+		n.CauseReason = c.message
 	}
 	if n.TemporarilyOffline && !n.Offline {
 		return agent.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.name)

@@ -253,7 +253,7 @@ func computersAnswer(tb testing.TB, agents, groups int) []byte {
 		}
 	}
 	for g := range groups {
-		if err := fake.OperatorOffline(fmt.Sprintf("agent-%04d", 2*g+1), "watchdog", agent.ParkMessage("benchmark steady state")); err != nil {
+		if err := fake.OperatorOffline(fmt.Sprintf("agent-%04d", 2*g+1), "watchdog", agent.ParkMessage(agent.ParkStandby)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -46,7 +46,7 @@ func posts(fake *fakejenkins.Controller) int {
 func TestIntentsReadGuardChangeAndConfirm(t *testing.T) {
 	c, fake := fakeClient(t)
 	ctx := context.Background()
-	msg := agent.ParkMessage("test")
+	msg := agent.ParkMessage(agent.ParkStandby)
 
 	ch, err := c.Park(ctx, "slave02", msg, nil)
 	if err != nil || ch.Outcome != agent.Changed || !ch.After.TemporarilyOffline || ch.After.CauseReason != msg {

@@ -128,7 +128,7 @@ func newLab(t *testing.T) *lab {
 		l.fake.KillAgent("killed"),
 		l.fake.OperatorOffline("held", "admin", "disk replacement"),
 		l.fake.MonitorOffline("disk"),
-		l.fake.OperatorOffline("parked", "watchdog", agent.ParkMessage("test")),
+		l.fake.OperatorOffline("parked", "watchdog", agent.ParkMessage(agent.ParkStandby)),
 		l.fake.KillAgent("ağent"),
 	} {
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 // minimalTree holds only what watcher.Decide and agent.Classify read
 // (idle only feeds /status); TestPayloadSize compares it with the tree
 // jenkins.Client actually sends, taken from the fake's request log.
-const minimalTree = "computer[displayName,offline,temporarilyOffline,offlineCauseReason,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]]"
+const minimalTree = "computer[displayName,offline,temporarilyOffline,offlineCauseReason,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class,description]]"
 
 // ourTree polls once with jenkins.Client and returns the tree it asked
 // for, failing unless the poll was exactly one GET of /computer/api/json.

@@ -71,7 +71,7 @@ func (l layout) newFake(opts fakejenkins.Options) (*fakejenkins.Controller, erro
 		agents[i] = fakejenkins.AgentSpec{Name: agentName(i), Launch: fakejenkins.SSH}
 	}
 	fake, _, err := testlab.NewController(testlab.Options{Pairs: l.pairsSpec(), Agents: agents, Fake: opts,
-		User: benchUser, Token: benchToken, ParkedBy: benchUser, ParkMessage: agent.ParkMessage("benchmark steady state")})
+		User: benchUser, Token: benchToken, ParkedBy: benchUser, ParkMessage: agent.ParkMessage(agent.ParkStandby)})
 	return fake, err
 }
 

@@ -106,7 +106,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	tr := newTracker()
 	lab := testlab.Start(t, testlab.Options{Pairs: o.pairs, Agents: agents, Fake: fakejenkins.Options{Version: o.version},
-		User: testUser, Token: testToken, Parked: o.parked, ParkedBy: testUser, ParkMessage: agent.ParkMessage("initial"),
+		User: testUser, Token: testToken, Parked: o.parked, ParkedBy: testUser, ParkMessage: agent.ParkMessage(agent.ParkStandby),
 		Wrap: tr.wrap})
 	groups := lab.Groups
 	e := &env{t: t, lab: lab, fake: lab.Fake, tr: tr, groups: groups, logs: &syncBuffer{}, primary: map[string]bool{}, rt: o.transport}
@@ -171,13 +171,22 @@ func (e *env) mustPoll() []fakejenkins.RequestRecord {
 // every POST after a successful read of every computer in this poll; every
 // toggleOffline and changeOfflineCause right after a successful fresh read
 // of that node, with no other request about that node in between.
+// caller names who sent a request: the user, and the name of the further
+// token when peers share the user (each its own token).
+func caller(r fakejenkins.RequestRecord) string {
+	if r.Token != "" {
+		return r.User + "#" + r.Token
+	}
+	return r.User
+}
+
 func (e *env) checkPoll(recs []fakejenkins.RequestRecord, user string) {
 	e.t.Helper()
 	listOK := false
 	lastOnNode := map[string]fakejenkins.RequestRecord{}
 	posts := map[string]int{}
 	for _, r := range recs {
-		if r.User != user {
+		if caller(r) != user {
 			continue
 		}
 		node := recordNode(r)

@@ -341,13 +341,16 @@ func TestNodeVanishesBetweenReadAndToggle(t *testing.T) {
 // its toggle. The first one's claim, written a poll ahead, makes the
 // second wait instead of toggling too: the standby is toggled once.
 func TestSecondWatchdogInstance(t *testing.T) {
-	const userB, tokenB = "watchdog-b", "second-instance-token-0f7hewatchdog"
+	// Peers share the Jenkins user (only its messages are the
+	// watchdog's own), each with its own token; userB names B's requests.
+	const tokenB = "second-instance-token-0f7hewatchdog"
+	const userB = testUser + "#peer-b"
 	e, h := newHookedEnv(t, envOptions{})
-	e.fake.AddUser(userB, tokenB, fakejenkins.PermRead, fakejenkins.PermDisconnect)
+	e.fake.AddToken(testUser, "peer-b", tokenB)
 	logsB := &syncBuffer{}
 	pB := defaultParams
 	pB.Instance = "instance-b"
-	wB, regB := e.newWatcher(userB, tokenB, 5*time.Second, pB, logsB)
+	wB, regB := e.newWatcher(testUser, tokenB, 5*time.Second, pB, logsB)
 	ctx := context.Background()
 	var all []fakejenkins.RequestRecord
 	both := func() {

@@ -149,7 +149,8 @@ func TestSoak(t *testing.T) {
 		out := map[string]bool{}
 		for _, n := range all {
 			s, ok := e.fake.Node(n)
-			info := agent.NodeInfo{Offline: s.Offline, TemporarilyOffline: s.TemporarilyOffline, CauseClass: s.CauseClass, CauseReason: s.CauseReason}
+			info := agent.NodeInfo{Offline: s.Offline, TemporarilyOffline: s.TemporarilyOffline, CauseClass: s.CauseClass, CauseReason: s.CauseReason,
+				Writer: s.Writer, ByWatchdog: agent.SameUser(s.Writer, testUser)}
 			if ok && agent.Classify(info, true) == agent.Held {
 				out[n] = true
 			}

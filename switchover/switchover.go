@@ -118,10 +118,10 @@ func End(ctx context.Context, j Jenkins, groups []config.Group, force bool) []Re
 func endGroup(ctx context.Context, j Jenkins, g config.Group, force bool) Result {
 	r := Result{Group: g.Name()}
 	ch, err := j.BringOnline(ctx, g.Primary, func(n agent.NodeInfo) error {
-		switch {
-		case strings.Contains(n.CauseReason, agent.ParkTag):
+		switch m := agent.Own(n); {
+		case m.Form == agent.FormPark || m.Form == agent.FormClaim:
 			return fmt.Errorf("it carries the watchdog's park tag, which the watchdog never sets on a primary (%q); check it in Jenkins", n.CauseReason)
-		case agent.InMaintenance(n), force:
+		case m.Form == agent.FormMaintenance, force:
 			return nil
 		default:
 			return fmt.Errorf("it was taken offline by someone else, not by maintenance start (%q, %s); bring it back in Jenkins, or name the group with --force", n.CauseReason, causeName(n.CauseClass))

@@ -36,7 +36,7 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 		t.Fatalf("start results = %+v; want the first two done and lonely-a refused", res)
 	}
 	for _, n := range []string{"slave01", "build-a"} {
-		if s, _ := fake.Node(n); !s.TemporarilyOffline || s.CauseReason != "kernel upgrade "+agent.MaintenanceTag {
+		if s, _ := fake.Node(n); !s.TemporarilyOffline || s.CauseReason != agent.MaintenanceMessage("kernel upgrade") {
 			t.Errorf("%s after start: %+v", n, s)
 		}
 	}
@@ -87,7 +87,7 @@ func TestPlannedSwitchoverGroupByGroup(t *testing.T) {
 	}
 	// The daemon itself never sent a change to a primary.
 	for _, r := range fake.Requests() {
-		if r.Method == http.MethodPost && r.Action == "changeOfflineCause" && strings.Contains(r.RawQuery, "%5Bjenkins-failover-watchdog%5D") {
+		if r.Method == http.MethodPost && r.Action == "changeOfflineCause" && strings.Contains(r.RawQuery, "%5Bjenkins-failover-watchdog%5D+standby") {
 			for _, g := range groups {
 				if strings.Contains(r.Path, "/computer/"+g.Primary+"/") {
 					t.Errorf("watchdog parked primary: %+v", r)

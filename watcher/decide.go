@@ -311,7 +311,7 @@ func (s *situation) normal() {
 	for _, sb := range s.g.Standbys {
 		n := s.in.Nodes[sb]
 		if tried, _ := triedByTag(n); (tried || agent.ClaimOwner(n) != "") && s.state(sb) == agent.Parked {
-			s.add(Action{Kind: ActionPark, Node: sb, Why: "standby", Retag: true})
+			s.add(Action{Kind: ActionPark, Node: sb, Why: agent.ParkStandby, Retag: true})
 		}
 	}
 }
@@ -322,7 +322,7 @@ func (s *situation) normal() {
 // no failback.
 func (s *situation) unparked() {
 	for _, sb := range s.online {
-		s.add(Action{Kind: ActionPark, Node: sb, Why: "came online with no failover in progress"})
+		s.add(Action{Kind: ActionPark, Node: sb, Why: agent.ParkUnexpected})
 		s.d.Unparked = append(s.d.Unparked, sb)
 	}
 	s.parkStrays("")
@@ -354,7 +354,7 @@ func (s *situation) failingBack() {
 	default:
 		s.d.OnFailure = s.next
 		s.d.OnFailure.Phase = PhaseFailingBack
-		s.add(Action{Kind: ActionPark, Node: s.carrier, Why: "primary " + s.g.Primary + " is back", Commits: true})
+		s.add(Action{Kind: ActionPark, Node: s.carrier, Why: agent.ParkPrimaryBack(s.g.Primary), Commits: true})
 		s.d.Failback = true
 		s.parkStrays("")
 		s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
@@ -563,7 +563,7 @@ func (s *situation) endFailover() {
 func (s *situation) parkOthers() {
 	for _, sb := range s.online {
 		if sb != s.carrier {
-			s.add(Action{Kind: ActionPark, Node: sb, Why: "another standby already carries the group"})
+			s.add(Action{Kind: ActionPark, Node: sb, Why: agent.ParkOtherCarries})
 		}
 	}
 }
@@ -574,7 +574,7 @@ func (s *situation) parkOthers() {
 func (s *situation) parkStrays(except string) {
 	for _, sb := range s.g.Standbys {
 		if sb != except && s.state(sb) == agent.Disconnected {
-			s.add(Action{Kind: ActionPark, Node: sb, Why: "standby must stay parked while another node carries the group"})
+			s.add(Action{Kind: ActionPark, Node: sb, Why: agent.ParkStray})
 		}
 	}
 }

@@ -2,7 +2,6 @@ package watcher
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +14,7 @@ var (
 	online       = agent.NodeInfo{Connected: true, Launchable: true}
 	idleOnline   = agent.NodeInfo{Connected: true, Launchable: true, Idle: true}
 	parked       = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, Connected: true, Launchable: true}
-	parkedTagged = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage("x"), Connected: true, Launchable: true}
+	parkedTagged = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkStandby), ByWatchdog: true, Connected: true, Launchable: true}
 	parkedDown   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, Launchable: true}
 	parkedInbDn  = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser}
 	held         = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: "disk replacement", Connected: true, Launchable: true}
@@ -27,8 +26,8 @@ var (
 var (
 	starting     = agent.NodeInfo{Offline: true, Launchable: true}
 	launchFailed = agent.NodeInfo{Offline: true, CauseClass: agent.CauseLaunchFailed, CauseReason: "launch failed", Launchable: true}
-	parkedMine   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ClaimMessage("me", "p"), Connected: true, Launchable: true}
-	parkedPeer   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ClaimMessage("peer", "p"), Connected: true, Launchable: true}
+	parkedMine   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ClaimMessage("me", "p"), ByWatchdog: true, Connected: true, Launchable: true}
+	parkedPeer   = agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ClaimMessage("peer", "p"), ByWatchdog: true, Connected: true, Launchable: true}
 )
 
 // closedWindow is a failback window that is never open.
@@ -205,16 +204,16 @@ func TestDecide(t *testing.T) {
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": {Offline: true, CauseClass: agent.CauseUser, CauseReason: "replacing disk", Launchable: true}, "s2": parked},
 			phase: PhaseNormal, active: "p"},
 		{name: "restart: standby given up with its channel up is skipped", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpUp), Connected: true, Launchable: true}, "s2": killed},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkGiveUpUp), ByWatchdog: true, Connected: true, Launchable: true}, "s2": killed},
 			want:  []act{{ActionLaunch, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "restart: standby given up while disconnected is retried once connected", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Connected: true, Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkGiveUpDown), ByWatchdog: true, Connected: true, Launchable: true}, "s2": parked},
 			want:  []act{{ActionClaim, "s1"}}, phase: PhaseFailingOver, candidate: "s1"},
 		{name: "restart: all given up, down", prev: GroupState{PrimaryDownPolls: 1},
-			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Launchable: true}, "s2": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpUp), Connected: true}},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkGiveUpDown), ByWatchdog: true, Launchable: true}, "s2": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkGiveUpUp), ByWatchdog: true, Connected: true}},
 			want:  []act{{ActionLaunch, "s1"}}, phase: PhaseDown},
 		{name: "primary back: give-up messages are rewritten", prev: GroupState{Phase: PhaseDown, PrimaryDownPolls: 9},
-			nodes: map[string]agent.NodeInfo{"p": online, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpDown), Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": online, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkGiveUpDown), ByWatchdog: true, Launchable: true}, "s2": parked},
 			want:  []act{{ActionPark, "s1"}}, phase: PhaseNormal, active: "p"},
 		{name: "two standbys online, no carrier known: the busy one carries", prev: GroupState{},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Idle: true, Connected: true}, "s2": {Idle: false, Connected: true}},
@@ -321,7 +320,7 @@ func TestDecide(t *testing.T) {
 			nodes: map[string]agent.NodeInfo{"p": online, "s1": killed, "s2": parked},
 			phase: PhaseManualFailback, active: "s1"},
 		{name: "a candidate another instance gave up on is tried, the next one claimed", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 9, Candidate: "s1", PeerClaim: "peer", PeerClaimPolls: 2, PeerClaimWait: 4},
-			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(giveUpUp), Connected: true, Launchable: true}, "s2": parked},
+			nodes: map[string]agent.NodeInfo{"p": killed, "s1": {Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage(agent.ParkGiveUpUp), ByWatchdog: true, Connected: true, Launchable: true}, "s2": parked},
 			want:  []act{{ActionClaim, "s2"}}, phase: PhaseFailingOver, candidate: "s2"},
 		{name: "a standby Jenkins is launching is left to finish", prev: GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 5, Candidate: "s1", CandidatePolls: 1},
 			nodes: map[string]agent.NodeInfo{"p": killed, "s1": starting, "s2": parked},
@@ -411,17 +410,5 @@ func TestDecideDoesNotMutatePrevious(t *testing.T) {
 	Decide(g, prev, Input{Nodes: nodesOf(map[string]agent.NodeInfo{"p": killed, "s1": killed, "s2": parked})}, p)
 	if len(prev.Tried) != 1 || !prev.Tried["s2"] {
 		t.Errorf("Decide changed the previous state's Tried map: %v", prev.Tried)
-	}
-}
-
-func TestParkMessageReadsBackUnchanged(t *testing.T) {
-	for _, why := range []string{"primary slave01 is back", "primary a  b : c <x> & \"q\" 'r' is back", "x\ny"} {
-		msg := agent.ParkMessage(why)
-		if strings.Contains(msg, " : ") || strings.ContainsAny(msg, "<>&\"'\n") || strings.Contains(msg, "  ") {
-			t.Errorf("agent.ParkMessage(%q) = %q: Jenkins would change it", why, msg)
-		}
-		if !strings.HasPrefix(msg, agent.ParkTag) {
-			t.Errorf("agent.ParkMessage(%q) = %q lacks the tag", why, msg)
-		}
 	}
 }

@@ -30,9 +30,9 @@ var (
 	fuzzNodes  = []string{"p", "s1", "s2", "s3"}
 	fuzzCauses = []string{"", agent.CauseUser, agent.CauseChannelTermination, agent.CauseLaunchFailed,
 		"hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace"}
-	fuzzReasons = []string{"", agent.ParkMessage("x"), "disk replacement", "Connection was broken", "  ",
-		agent.ParkMessage("did not come online in time with its channel up"),
-		agent.ParkMessage("did not come online in time with its channel down"),
+	fuzzReasons = []string{"", agent.ParkMessage(agent.ParkStandby), "disk replacement", "Connection was broken", "  ",
+		agent.ParkMessage(agent.ParkGiveUpUp),
+		agent.ParkMessage(agent.ParkGiveUpDown),
 		agent.ClaimMessage("me", "p"), agent.ClaimMessage("peer", "p")}
 )
 
@@ -55,6 +55,9 @@ func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]agen
 		if n.Offline {
 			n.CauseClass = fuzzCauses[r.pick(len(fuzzCauses))]
 			n.CauseReason = fuzzReasons[r.pick(len(fuzzReasons))]
+			// Mostly the watchdog's own user, sometimes a person who
+			// wrote the very same words.
+			n.ByWatchdog = bits&64 == 0
 		}
 		nodes[name] = n
 	}
@@ -141,6 +144,10 @@ func FuzzDecide(f *testing.F) {
 				t.Fatalf("the same action twice: %+v", d.Actions)
 			}
 			seen[string(a.Kind)+" "+a.Node] = true
+			// Whatever the watchdog writes, it reads back as its own.
+			if m, ok := agent.ParseMessage(a.Message); a.Message != "" && (!ok || m.Form != agent.FormPark && m.Form != agent.FormClaim) {
+				t.Fatalf("the watchdog writes %q, which it would not read back as its own park or claim", a.Message)
+			}
 			switch a.Kind {
 			case watcher.ActionOnline:
 				online++

@@ -5,7 +5,6 @@ package watcher
 
 import (
 	"context"
-	"strings"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 )
@@ -25,27 +24,22 @@ type Jenkins interface {
 	Launch(ctx context.Context, name string, guard agent.Guard) (agent.Change, error)
 }
 
-// giveUpMarker marks a standby parked because it did not come online in
-// time, and whether its channel was up then. The message is the memory of
-// a failover in progress that a restarted watchdog reads back from Jenkins.
-const (
-	giveUpMarker = "did not come online in time"
-	giveUpUp     = giveUpMarker + " with its channel up"
-	giveUpDown   = giveUpMarker + " with its channel down"
-)
-
+// A standby parked because it did not come online in time carries a
+// message that says whether its channel was up then: the memory of a
+// failover in progress that a restarted watchdog reads back from Jenkins.
 func giveUpMessage(connected bool) string {
 	if connected {
-		return giveUpUp
+		return agent.ParkGiveUpUp
 	}
-	return giveUpDown
+	return agent.ParkGiveUpDown
 }
 
 // triedByTag reports whether Jenkins shows the node as a standby the
 // watchdog gave up on, and whether its channel was up at the time.
 func triedByTag(n agent.NodeInfo) (tried, wasConnected bool) {
-	if !n.TemporarilyOffline || !strings.Contains(n.CauseReason, agent.ParkTag) || !strings.Contains(n.CauseReason, giveUpMarker) {
+	m := agent.Own(n)
+	if m.Form != agent.FormPark || m.Reason != agent.ParkGiveUpUp && m.Reason != agent.ParkGiveUpDown {
 		return false, false
 	}
-	return true, strings.Contains(n.CauseReason, giveUpUp)
+	return true, m.Reason == agent.ParkGiveUpUp
 }

@@ -1,6 +1,7 @@
 package fakejenkins
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,25 +68,37 @@ func TestChangeOfflineCauseIsIdempotent(t *testing.T) {
 }
 
 func TestOfflineCauseReasonEscaping(t *testing.T) {
-	e := newEnv(t, Options{})
-	for _, tc := range []struct{ message, want string }{
-		{"disk replacement", "disk replacement"},
-		{"  padded  ", "padded"}, // Util.fixEmptyAndTrim
-		{"", ""},                 // no message: "Disconnected by watchdog" strips to nothing
-		{"   ", ""},
-		{`<script>"x" & 'y'</script>`, "&lt;script&gt;&quot;x&quot; &amp; &#039;y&#039;&lt;/script&gt;"},
-		{"two  spaces", "two&nbsp; spaces"},
-		{"line1\nline2", "line1<br>line2"},
-		{"ağent 1 ✓", "ağent 1 ✓"},
-		// The prefix regex is greedy: up to the last " : ".
-		{"[watchdog] : parked", "parked"},
-		{"a:b", "a:b"},
-	} {
-		wantStatus(t, e.post(watchdog, "slave01", "changeOfflineCause"+q(tc.message)), http.StatusFound)
-		if got := e.computer("slave01")["offlineCauseReason"]; got != tc.want {
-			t.Errorf("message %q: offlineCauseReason %q, want %q", tc.message, got, tc.want)
+	// Since 2.483 (jenkinsci/jenkins #9883) offlineCauseReason is
+	// HTML-escaped; before, it reads back raw.
+	for _, release := range []struct {
+		version string
+		escaped bool
+	}{{"2.479.3", false}, {"2.483", true}, {"2.541.1", true}} {
+		e := newEnv(t, Options{Version: release.version})
+		for _, tc := range []struct{ message, raw, escaped string }{
+			{"disk replacement", "disk replacement", "disk replacement"},
+			{"  padded  ", "padded", "padded"}, // Util.fixEmptyAndTrim
+			{"", "", ""},                       // no message: "Disconnected by watchdog" strips to nothing
+			{"   ", "", ""},
+			{`<script>"x" & 'y'</script>`, `<script>"x" & 'y'</script>`, "&lt;script&gt;&quot;x&quot; &amp; &#039;y&#039;&lt;/script&gt;"},
+			{"two  spaces", "two  spaces", "two&nbsp; spaces"},
+			{"line1\nline2", "line1\nline2", "line1<br>line2"},
+			{"ağent 1 ✓", "ağent 1 ✓", "ağent 1 ✓"},
+			// The prefix regex is greedy: up to the last " : ".
+			{"[watchdog] : parked", "parked", "parked"},
+			{"a:b", "a:b", "a:b"},
+		} {
+			want := tc.raw
+			if release.escaped {
+				want = tc.escaped
+			}
+			wantStatus(t, e.post(watchdog, "slave01", "changeOfflineCause"+q(tc.message)), http.StatusFound)
+			if got := e.computer("slave01")["offlineCauseReason"]; got != want {
+				t.Errorf("%s, message %q: offlineCauseReason %q, want %q", release.version, tc.message, got, want)
+			}
 		}
 	}
+	e := newEnv(t, Options{})
 	// The message may come as a form field too.
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/computer/slave01/changeOfflineCause",
 		strings.NewReader(url.Values{"offlineMessage": {"from a form"}}.Encode()))
@@ -217,4 +230,83 @@ func TestUnknownNodeAndPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, e.do(http.MethodGet, admin, "/computer/slave02/api/json"), http.StatusNotFound)
+}
+
+// offlineCause.description carries the writer and the raw message, worded
+// in the request's language or the one a locale plugin forces; where the
+// template does not start with the words before the id, Jenkins'
+// prefix-stripping misses and offlineCauseReason shows it all.
+func TestOfflineCauseDescription(t *testing.T) {
+	const msg = `disk <check> : soon`
+	for _, tc := range []struct {
+		locale, accept string
+		description    string
+		reason         string
+	}{
+		{"", "", "Disconnected by watchdog : " + msg, "soon"},
+		{"", "de-DE,de;q=0.9", "Getrennt durch Benutzer watchdog : " + msg, "soon"},
+		{"ja", "en", "watchdogがオフラインにしています。 : " + msg, "watchdogがオフラインにしています。 : " + msg},
+		{"ru", "", "Отключён пользователем watchdog:  : " + msg, "Отключён пользователем watchdog:  : " + msg},
+		{"bg", "", "Връзката бе прекъсната от „watchdog : " + msg + "“", "Връзката бе прекъсната от „watchdog : " + msg + "“"},
+	} {
+		e := newEnv(t, Options{Locale: tc.locale})
+		wantStatus(t, e.post(watchdog, "slave01", "changeOfflineCause"+q(msg)), http.StatusFound)
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+e.prefix+"/computer/slave01/api/json?tree=offlineCauseReason,offlineCause[_class,description]", nil)
+		req.SetBasicAuth(admin, admin+"-secret")
+		if tc.accept != "" {
+			req.Header.Set("Accept-Language", tc.accept)
+		}
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Reason string `json:"offlineCauseReason"`
+			Cause  struct {
+				Class       string `json:"_class"`
+				Description string `json:"description"`
+			} `json:"offlineCause"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Cause.Description != tc.description || got.Reason != tc.reason || got.Cause.Class != causeUser {
+			t.Errorf("locale %q, Accept-Language %q: description %q, reason %q; want %q, %q",
+				tc.locale, tc.accept, got.Cause.Description, got.Reason, tc.description, tc.reason)
+		}
+		if s := e.snapshot("slave01"); s.Writer != watchdog {
+			t.Errorf("snapshot writer %q, want %q", s.Writer, watchdog)
+		}
+	}
+}
+
+// On the releases with jenkinsci/jenkins #26750 a Configuration-as-Code
+// reload or a restart drops every temporary offline cause of the nodes
+// configured as code: people's holds and node monitors' too.
+func TestAffectedReloadDropsHolds(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		drops   bool
+	}{{"2.479.3", false}, {"2.541.1", true}, {"2.555.3", false}} {
+		e := newEnv(t, Options{Version: tc.version})
+		for _, n := range []string{"casc01", "casc02"} {
+			if err := e.c.AddAgent(AgentSpec{Name: n, CasC: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.c.OperatorOffline("casc01", "bob", "disk check"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.c.MonitorOffline("casc02"); err != nil {
+			t.Fatal(err)
+		}
+		e.c.ReloadCasC()
+		for _, n := range []string{"casc01", "casc02"} {
+			if s := e.snapshot(n); s.TemporarilyOffline == tc.drops {
+				t.Errorf("%s: after a reload %s reads temporarily offline %t", tc.version, n, s.TemporarilyOffline)
+			}
+		}
+	}
 }

@@ -20,7 +20,7 @@ func BenchmarkServe10000(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	const fields = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]"
+	const fields = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class,description]"
 	for _, tt := range []struct{ name, path string }{
 		{"listing", "/computer/api/json?tree=" + url.QueryEscape("computer["+fields+"]")},
 		{"node", "/computer/agent-9999/api/json?tree=" + url.QueryEscape(fields)},

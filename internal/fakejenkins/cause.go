@@ -23,6 +23,10 @@ type offlineCause struct {
 	text string
 	time time.Time
 	path string // DiskSpace only
+	// user and message are a UserCause's parameters, from which its text
+	// is worded in each language (disconnectedBy).
+	user, message string
+	hasMessage    bool
 }
 
 // Numbers behind the DiskSpace cause's text and fields.
@@ -52,11 +56,36 @@ func (c *Controller) userCause(user, message string) *offlineCause {
 	if user == "" {
 		user = "anonymous"
 	}
-	text := "Disconnected by " + user
+	oc := &offlineCause{class: causeUser, time: c.now(), user: user}
 	if m := strings.TrimSpace(message); m != "" {
-		text += " : " + m
+		oc.message, oc.hasMessage = m, true
 	}
-	return &offlineCause{class: causeUser, text: text, time: c.now()}
+	oc.text = oc.in("en")
+	return oc
+}
+
+// disconnectedBy is SlaveComputer.DisconnectedBy={0}{1} as some of the
+// languages Jenkins core ships word it (hudson/slaves/Messages_*.properties),
+// {0} the user id, {1} " : <message>" or "".
+var disconnectedBy = map[string]string{
+	"en": "Disconnected by {0}{1}",
+	"de": "Getrennt durch Benutzer {0}{1}",
+	"ja": "{0}がオフラインにしています。{1}",
+	"ru": "Отключён пользователем {0}: {1}",
+	"bg": "Връзката бе прекъсната от „{0}{1}“",
+}
+
+// in words a UserCause in a language, as MessageFormat fills the template.
+func (oc *offlineCause) in(lang string) string {
+	tmpl, ok := disconnectedBy[lang]
+	if !ok {
+		tmpl = disconnectedBy["en"]
+	}
+	msg := ""
+	if oc.hasMessage {
+		msg = " : " + oc.message
+	}
+	return strings.NewReplacer("{0}", oc.user, "{1}", msg).Replace(tmpl)
 }
 
 func (oc *offlineCause) String() string {
@@ -66,23 +95,45 @@ func (oc *offlineCause) String() string {
 	return oc.text
 }
 
-// reason is IOfflineCause.getReason, the offlineCauseReason field: toString
-// with the "Disconnected by <user> : " prefix removed, then HTML-escaped.
+// description is what offlineCause.description shows in a language: the
+// cause's toString, which for a UserCause is worded in the language of the
+// request (or the one a locale plugin forces).
+func (oc *offlineCause) description(lang string) string {
+	if oc.class == causeUser {
+		return oc.in(lang)
+	}
+	return oc.String()
+}
+
+// reason is IOfflineCause.getReason, the offlineCauseReason field, in a
+// language: toString with the words of SlaveComputer.DisconnectedBy
+// (filled with empty parameters) and everything up to the last " : "
+// removed, then HTML-escaped since 2.483 (jenkinsci/jenkins #9883; raw
+// before).
 //
-// Jenkins removes the prefix with the regular expression
-// "^Disconnected by [\w\W]* \: ", which is greedy: everything up to the
-// LAST " : " goes, so a message "tag : detail" reads back as "detail". A
-// UserCause without a message reads back as "". Reproduced here on purpose:
-// a client that tags its offline messages must not put " : " in the tag.
-func (oc *offlineCause) reason() string {
-	const base = "Disconnected by "
-	s := oc.String()
+// Jenkins removes the prefix with the regular expressions
+// "^<base>[\w\W]* \: " and then "^<base>[\w\W]*", which are greedy:
+// everything up to the LAST " : " goes, so a message "tag : detail" reads
+// back as "detail", and a UserCause without a message reads back as "". In
+// a language whose template does not start with the words before the user
+// id (ja, bg), nothing matches and the whole description shows. Reproduced
+// here on purpose.
+func (oc *offlineCause) reason(lang string, escape bool) string {
+	s := oc.description(lang)
+	tmpl, ok := disconnectedBy[lang]
+	if !ok {
+		tmpl = disconnectedBy["en"]
+	}
+	base := strings.NewReplacer("{0}", "", "{1}", "").Replace(tmpl)
 	if strings.HasPrefix(s, base) {
 		if i := strings.LastIndex(s, " : "); i >= len(base) {
 			s = s[i+len(" : "):]
 		} else {
 			s = ""
 		}
+	}
+	if !escape {
+		return s
 	}
 	return escapeHTML(s)
 }

@@ -2,6 +2,7 @@ package fakejenkins
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -94,6 +95,10 @@ type Options struct {
 	// Now is the clock behind timestamps in the API output; time.Now when
 	// nil. Nothing in the fake waits on it.
 	Now func() time.Time
+	// Locale forces the language of every answer, as a locale plugin
+	// does ("de", "ja", "ru", "bg"); "" follows each request's
+	// Accept-Language.
+	Locale string
 }
 
 // DefaultVersion is the X-Jenkins value when Options.Version is empty.
@@ -110,6 +115,7 @@ const BuiltInNode = "(built-in)"
 type Controller struct {
 	prefix        string
 	version       string
+	locale        string // Options.Locale
 	anonymousRead bool
 	controlAPI    bool
 	retention     bool
@@ -147,6 +153,9 @@ type user struct {
 	// crumbs (Jenkins 2.96+); password users are not.
 	token bool
 	perms []Permission
+	// more are further API tokens by name: Jenkins lets a user hold
+	// several, so that peers share the user and keep their own token.
+	more map[string]string
 }
 
 func (u *user) has(p Permission) bool {
@@ -226,6 +235,7 @@ func New(opts Options) *Controller {
 	c := &Controller{
 		prefix:        strings.TrimRight(opts.Prefix, "/"),
 		version:       opts.Version,
+		locale:        opts.Locale,
 		anonymousRead: opts.AnonymousRead,
 		controlAPI:    opts.ControlAPI,
 		retention:     opts.RetentionAlways,
@@ -278,6 +288,29 @@ func (c *Controller) AddUser(name, apiToken string, perms ...Permission) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.users[name] = &user{name: name, secret: apiToken, token: true, perms: slices.Clone(perms)}
+}
+
+// AddToken gives an API-token user a further token, named as in the
+// user's security page; requests made with it record the name.
+func (c *Controller) AddToken(userName, tokenName, apiToken string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := c.users[userName]
+	if u.more == nil {
+		u.more = map[string]string{}
+	}
+	u.more[tokenName] = apiToken
+}
+
+// tokenName is the name of the further token a user authenticated with
+// ("" for the first one or none). Callers hold c.mu.
+func (u *user) tokenName(secret string) (string, bool) {
+	for name, t := range u.more {
+		if subtle.ConstantTimeCompare([]byte(t), []byte(secret)) == 1 {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // AddPasswordUser adds a user who authenticates with a password. Their POSTs
@@ -611,6 +644,12 @@ func (c *Controller) unparkCasC() {
 	}
 }
 
+// escapesReason reports whether the release HTML-escapes
+// offlineCauseReason: since 2.483 (jenkinsci/jenkins #9883).
+func (c *Controller) escapesReason() bool {
+	return compareVersion(parseVersion(c.version), []int{2, 483}) >= 0
+}
+
 // DropsOfflineOnReload reports whether a Jenkins release has issue #26750:
 // 2.482 up to 2.555.2 (weekly 2.482 to 2.563 and LTS up to 2.555.2).
 func DropsOfflineOnReload(version string) bool {
@@ -673,7 +712,8 @@ type NodeSnapshot struct {
 	Connected          bool
 	MachineUp          bool
 	CauseClass         string // offlineCause._class, "" when none
-	CauseReason        string // offlineCauseReason exactly as the API shows it
+	CauseReason        string // offlineCauseReason exactly as the API shows it in English
+	Writer             string // the user who wrote a UserCause, "" for other causes
 	Launch             LaunchMethod
 	RunningBuilds      int
 	// LaunchFailures counts the launches that failed since the agent was
@@ -700,7 +740,8 @@ func (c *Controller) Node(name string) (NodeSnapshot, bool) {
 		LaunchFailures:     n.launchFailures,
 	}
 	if cause := n.offlineCause(); cause != nil {
-		s.CauseClass, s.CauseReason = cause.class, cause.reason()
+		s.CauseClass, s.CauseReason = cause.class, cause.reason("en", c.escapesReason())
+		s.Writer = cause.user
 	}
 	return s, true
 }

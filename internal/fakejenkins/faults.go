@@ -213,7 +213,7 @@ func (c *Controller) faultBody(r *http.Request, rt route, applied *response) []b
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return encode(c.computerSetObject(view{rootURL: rootURL(r, c.prefix), canConnect: true}), newDepthPruner(0))
+	return encode(c.computerSetObject(view{rootURL: rootURL(r, c.prefix), canConnect: true, lang: c.language(r)}), newDepthPruner(0))
 }
 
 // cut closes the connection under the request without (further) answer.

@@ -314,7 +314,10 @@ func (c *Controller) authenticate(r *http.Request) (cl caller, ok bool) {
 	}
 	cl.basicName = name
 	u := c.users[name]
-	if u == nil || subtle.ConstantTimeCompare([]byte(u.secret), []byte(secret)) != 1 {
+	if u == nil {
+		return cl, false
+	}
+	if _, further := u.tokenName(secret); !further && subtle.ConstantTimeCompare([]byte(u.secret), []byte(secret)) != 1 {
 		return cl, false
 	}
 	cl.user = u
@@ -395,7 +398,7 @@ func (c *Controller) apiResponse(r *http.Request, cl caller, build func(view) *o
 		}
 		p = newDepthPruner(depth)
 	}
-	body := encode(build(view{rootURL: rootURL(r, c.prefix), canConnect: c.has(cl, PermConnect)}), p)
+	body := encode(build(view{rootURL: rootURL(r, c.prefix), canConnect: c.has(cl, PermConnect), lang: c.language(r)}), p)
 	if q.Get("pretty") == "true" {
 		var out bytes.Buffer
 		if json.Indent(&out, body, "", "  ") == nil {
@@ -475,4 +478,20 @@ func (c *Controller) changeOfflineCause(rt route, cl caller, n *node, message st
 	}
 	n.tempCause = c.userCause(cl.id(), message)
 	return redirect(rt.nodeDir)
+}
+
+// language is the language a request's answer is worded in: the one
+// Options.Locale forces, else the first of Accept-Language (its primary
+// subtag; "ja-JP" is "ja"), else English.
+func (c *Controller) language(r *http.Request) string {
+	if c.locale != "" {
+		return c.locale
+	}
+	tag, _, _ := strings.Cut(r.Header.Get("Accept-Language"), ",")
+	tag, _, _ = strings.Cut(tag, ";")
+	tag, _, _ = strings.Cut(strings.TrimSpace(tag), "-")
+	if tag = strings.ToLower(tag); tag != "" && tag != "*" {
+		return tag
+	}
+	return "en"
 }

@@ -16,6 +16,9 @@ type view struct {
 	// canConnect: Jenkins shows monitorData and absoluteRemotePath only to
 	// users with Computer/Connect.
 	canConnect bool
+	// lang is the language offline causes are worded in: the request's
+	// Accept-Language, or the one Options.Locale forces.
+	lang string
 }
 
 // History lengths of the load statistics time series, as after an hour of
@@ -53,7 +56,7 @@ func (c *Controller) computerObject(n *node, v view) *object {
 	var causeValue any
 	reason := ""
 	if cause := n.offlineCause(); cause != nil {
-		causeValue, reason = c.causeObject(cause), cause.reason()
+		causeValue, reason = c.causeObject(cause, v), cause.reason(v.lang, c.escapesReason())
 	}
 	icon := computerIcon(n)
 	o := &object{class: class, fields: []field{
@@ -100,11 +103,11 @@ func computerIcon(n *node) string {
 	return "symbol-computer"
 }
 
-func (c *Controller) causeObject(oc *offlineCause) *object {
+func (c *Controller) causeObject(oc *offlineCause, v view) *object {
 	o := &object{class: oc.class, fields: []field{prop("timestamp", oc.time.UnixMilli())}}
 	switch oc.class {
 	case causeUser:
-		o.fields = append(o.fields, prop("description", oc.String()))
+		o.fields = append(o.fields, prop("description", oc.description(v.lang)))
 	case causeDiskSpace:
 		o.fields = append(o.fields,
 			prop("path", oc.path),

@@ -15,6 +15,9 @@ type RequestRecord struct {
 	// User is the HTTP Basic user name the client sent, whether or not it
 	// was accepted; "" for anonymous requests.
 	User string
+	// Token names the further API token the request was made with
+	// (AddToken); "" for the user's first token, a password or none.
+	Token string
 	// Status is the status sent; 0 when the connection was cut before one
 	// was (FaultRefuse, FaultSlow). Requests are logged just before their
 	// answer goes out, so a held FaultSlow request is already in the log.
@@ -42,7 +45,8 @@ func (c *Controller) record(r *http.Request, rt route, status, wireBytes, bodyBy
 		BodyBytes: bodyBytes,
 		Fault:     fault,
 	}
-	if name, _, ok := r.BasicAuth(); ok {
+	name, secret, hasAuth := r.BasicAuth()
+	if hasAuth {
 		rec.User = name
 	}
 	if rt.kind == routeAction {
@@ -50,6 +54,9 @@ func (c *Controller) record(r *http.Request, rt route, status, wireBytes, bodyBy
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if u := c.users[name]; hasAuth && u != nil {
+		rec.Token, _ = u.tokenName(secret)
+	}
 	c.requests = append(c.requests, rec)
 }
 
