@@ -398,7 +398,7 @@ func PrintStatus(w io.Writer, st watcher.Status, now time.Time) {
 	fmt.Fprintln(tw, "NODE\tGROUP\tROLE\tSTATE\tIDLE\tREADY\tREASON")
 	for _, n := range st.Nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", terminalSafe(n.Name), terminalSafe(n.Group), terminalSafe(n.Role),
-			terminalSafe(string(n.State)), n.Idle, readinessText(n.Readiness), orDash(n.Reason))
+			terminalSafe(nodeStateText(n)), n.Idle, readinessText(n.Readiness), orDash(n.Reason))
 	}
 	_ = tw.Flush()
 	if len(st.Transitions) > 0 {
@@ -466,4 +466,12 @@ func readinessText(r *watcher.Readiness) string {
 		return "yes"
 	}
 	return "no: " + terminalSafe(r.Why)
+}
+
+// nodeStateText is a node's state, with who holds it when held.
+func nodeStateText(n watcher.NodeStatus) string {
+	if n.HeldBy != "" {
+		return string(n.State) + " (by " + n.HeldBy + ")"
+	}
+	return string(n.State)
 }

@@ -72,6 +72,9 @@ var (
 		Help: "1 when the standby could take over now: parked (or carrying) with its channel up, else 0."}
 	famReadyStandbys = Family{Name: "group_ready_standbys", Type: "gauge", Labels: []string{"group"},
 		Help: "Standbys of the group that could take over now (jenkins_failover_standby_ready summed)."}
+	famHoldsRestored = Family{Name: "holds_restored_total", Type: "counter", Labels: []string{"group", "result"},
+		Help: "People's holds that Jenkins dropped (restart or reload on 2.482 to 2.555.2, node save) and the watchdog wrote back, by result (" +
+			strings.Join([]string{ResultOK, ResultError, ResultSkipped}, ", ") + ")."}
 	famUnparked = Family{Name: "standby_unparked_total", Type: "counter", Labels: []string{"group"},
 		Help: "Standbys found online with no failover in progress (Jenkins dropped their temporarily-offline mark) and parked again."}
 )
@@ -79,7 +82,7 @@ var (
 // Families lists every family NewMetrics registers, by name.
 var Families = []Family{
 	famActions, famActiveNode, famClaimCollisions, famControllerRestarts, famFailbacks, famFailovers,
-	famGroupState, famGroupSince, famJenkinsErrors, famJenkinsUp, famLastSuccess, famNodeOnline,
+	famGroupState, famGroupSince, famHoldsRestored, famJenkinsErrors, famJenkinsUp, famLastSuccess, famNodeOnline,
 	famNodeState, famPollDuration, famPollPanics, famPolls, famReadyStandbys, famStandbyReady, famStandbySince, famUnparked,
 }
 

@@ -30,6 +30,7 @@ type Metrics struct {
 	failovers       *prometheus.CounterVec
 	failbacks       *prometheus.CounterVec
 	unparked        *prometheus.CounterVec
+	holdsRestored   *prometheus.CounterVec
 	claimCollisions *prometheus.CounterVec
 	pollDuration    prometheus.Histogram
 	polls           *prometheus.CounterVec
@@ -47,6 +48,7 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		failovers:       famFailovers.counterVec(),
 		failbacks:       famFailbacks.counterVec(),
 		unparked:        famUnparked.counterVec(),
+		holdsRestored:   famHoldsRestored.counterVec(),
 		claimCollisions: famClaimCollisions.counterVec(),
 		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: famPollDuration.FullName(), Help: famPollDuration.Help,
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
@@ -58,12 +60,15 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		controllerStart: prometheus.NewCounter(prometheus.CounterOpts{Name: famControllerRestarts.FullName(),
 			Help: famControllerRestarts.Help}),
 	}
-	reg.MustRegister(m.state, m.failovers, m.failbacks, m.unparked, m.claimCollisions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
+	reg.MustRegister(m.state, m.failovers, m.failbacks, m.unparked, m.holdsRestored, m.claimCollisions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
 		m.lastSuccess, m.panics, m.controllerStart)
 	for _, g := range groups {
 		m.failovers.WithLabelValues(g.Name())
 		m.failbacks.WithLabelValues(g.Name())
 		m.unparked.WithLabelValues(g.Name())
+		for _, r := range []string{ResultOK, ResultError, ResultSkipped} {
+			m.holdsRestored.WithLabelValues(g.Name(), r)
+		}
 		m.claimCollisions.WithLabelValues(g.Name())
 	}
 	for _, r := range pollResults {

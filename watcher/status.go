@@ -55,7 +55,10 @@ type NodeStatus struct {
 	Role   string      `json:"role"`
 	State  agent.State `json:"state"`
 	Reason string      `json:"reason,omitempty"`
-	Idle   bool        `json:"idle"`
+	// HeldBy says who holds a held node: the person who wrote its
+	// message (or whose hold the watchdog restored), or the monitor.
+	HeldBy string `json:"heldBy,omitempty"`
+	Idle   bool   `json:"idle"`
 	// Readiness is set for standbys only.
 	Readiness *Readiness `json:"readiness,omitempty"`
 }
@@ -107,6 +110,9 @@ func (w *Watcher) Status() Status {
 			}
 			if info, ok := w.nodes[n]; ok {
 				ns.Reason, ns.Idle = info.CauseReason, info.Idle
+				if ns.State == agent.Held {
+					ns.HeldBy = agent.Holder(info)
+				}
 			}
 			s.Nodes = append(s.Nodes, ns)
 		}

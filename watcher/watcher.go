@@ -50,6 +50,11 @@ type Watcher struct {
 	ready    atomic.Bool
 	stopping atomic.Bool // set on shutdown: finish the action in flight, start no other
 	created  time.Time
+	// holds are the people's holds seen on watched nodes (holds.go), and
+	// released the nodes this watchdog brought online in the last poll;
+	// both are the poll's own, under pollMu.
+	holds    map[string]hold
+	released map[string]bool
 
 	mu          sync.Mutex // guards everything below
 	states      map[string]GroupState
@@ -102,6 +107,7 @@ func New(o Options) *Watcher {
 		roles:  map[string]role{},
 		states: map[string]GroupState{}, since: map[string]time.Time{}, standbyFrom: map[string]time.Time{},
 		nodeStates: map[string]agent.State{}, dryRunSeen: map[string]string{}, standbys: map[string]*standbyWatch{},
+		holds: map[string]hold{}, released: map[string]bool{},
 	}
 	w.me = agent.SanitizeInstance(o.Params.Instance)
 	w.params.Instance = w.me
@@ -180,6 +186,7 @@ func (w *Watcher) Poll(ctx context.Context) (err error) {
 		w.pollFailed(err, errorKind(err))
 		return err
 	}
+	w.restoreHolds(ctx, snap)
 	w.pollSucceeded(snap)
 	for _, g := range w.groups {
 		if w.stopping.Load() {
@@ -460,6 +467,7 @@ func (w *Watcher) do(ctx context.Context, log *slog.Logger, g config.Group, a Ac
 		}
 		log.Info("standby claimed")
 	case ActionOnline:
+		w.released[a.Node] = true
 		log.Info("standby brought online", "connected", ch.After.Connected)
 	case ActionPark:
 		log.Info("standby parked; running builds go on")

@@ -1,0 +1,188 @@
+package reliability
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/internal/testlab"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/switchover"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
+)
+
+func pollN(e *env, n int) {
+	e.t.Helper()
+	for range n {
+		e.mustPoll()
+	}
+}
+
+func wantNodeState(t *testing.T, e *env, node string, st agent.State) {
+	t.Helper()
+	if got := metric(t, e.reg, "jenkins_failover_node_state", "node", node, "state", string(st)); got != 1 {
+		t.Errorf("node_state{%s,%s} = %g, want 1 (%+v)", node, st, got, e.node(node))
+	}
+}
+
+// Bob amends the parked standby's message: it is his hold now. When the
+// primary dies the watchdog brings up the other standby, and at failback
+// it leaves Bob's words as they are.
+func TestAmendedParkIsAPersonsHold(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.mustPoll()
+	amended := agent.ParkMessage(agent.ParkStandby) + " -- BROKEN DISK, DO NOT USE (bob)"
+	if err := e.fake.OperatorOffline(standby1, "bob", amended); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	wantNodeState(t, e, standby1, agent.Held)
+	if status, _ := e.scrape(); !strings.Contains(status, `"heldBy":"bob"`) {
+		t.Errorf("/status does not say Bob holds %s:\n%s", standby1, status)
+	}
+	_ = e.fake.KillAgent(primary)
+	var posts int
+	for range defaultParams.FailoverAfter + 2 {
+		posts += countPosts(e.mustPoll(), standby1, "")
+	}
+	wantPhase(t, e, watcher.PhaseFailedOver, standby2)
+	_ = e.fake.ReviveAgent(primary)
+	for range defaultParams.FailbackAfter + 2 {
+		posts += countPosts(e.mustPoll(), standby1, "")
+	}
+	wantPhase(t, e, watcher.PhaseNormal, primary)
+	if posts != 0 {
+		t.Errorf("%d POSTs to Bob's node", posts)
+	}
+	if n := e.node(standby1); n.CauseReason != amended || n.Writer != "bob" {
+		t.Errorf("Bob's note is gone: %+v", n)
+	}
+}
+
+// The same words, written by someone else, are no claim: a claim naming
+// this very instance does not make it toggle the node.
+func TestForgedClaimIsAHold(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.mustPoll()
+	forged := agent.ClaimMessage(agent.SanitizeInstance(defaultParams.Instance), e.groups[0].Name())
+	if err := e.fake.OperatorOffline(standby1, "mallory", forged); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.fake.KillAgent(primary)
+	var toggles int
+	for range defaultParams.FailoverAfter + 2 {
+		toggles += countPosts(e.mustPoll(), standby1, "toggleOffline")
+	}
+	if toggles != 0 {
+		t.Errorf("toggled the node carrying a forged claim %d times", toggles)
+	}
+	wantNodeState(t, e, standby1, agent.Held)
+	wantPhase(t, e, watcher.PhaseFailedOver, standby2)
+}
+
+// A colleague appends to the maintenance message: `maintenance end`
+// leaves the primary offline, naming who holds it.
+func TestAmendedMaintenanceStaysOffline(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.mustPoll()
+	c, err := e.lab.NewClient(testlab.ClientOptions{User: testUser, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res := switchover.Start(ctx, c, e.groups, "kernel upgrade"); res[0].Err != nil {
+		t.Fatalf("start: %+v", res)
+	}
+	n := e.node(primary)
+	if err := e.fake.OperatorOffline(primary, "carol", n.CauseReason+" -- PSU FAILED, DO NOT BRING BACK"); err != nil {
+		t.Fatal(err)
+	}
+	res := switchover.End(ctx, c, e.groups, false)
+	if res[0].Err == nil || res[0].Done || !strings.Contains(res[0].Err.Error(), "someone else") {
+		t.Errorf("end: %+v", res)
+	}
+	if n := e.node(primary); !n.TemporarilyOffline || !strings.Contains(n.CauseReason, "PSU FAILED") {
+		t.Errorf("primary after end: %+v", n)
+	}
+}
+
+// On a release with jenkinsci/jenkins #26750 a Configuration-as-Code
+// reload drops Bob's hold with every other temporary mark: the watchdog
+// writes it back at once, marked restored, and fails over past it.
+func TestDroppedHoldIsWrittenBack(t *testing.T) {
+	e := newEnv(t, envOptions{version: "2.541.1"})
+	e.mustPoll()
+	if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	e.fake.ReloadCasC()
+	if n := e.node(standby1); n.TemporarilyOffline {
+		t.Fatalf("the reload kept the hold: %+v", n)
+	}
+	recs := e.mustPoll()
+	want := agent.RestoredHoldMessage("bob", "disk check")
+	if n := e.node(standby1); !n.TemporarilyOffline || n.CauseReason != want {
+		t.Fatalf("hold not written back: %+v", n)
+	}
+	if posts := countPosts(recs, standby1, ""); posts != 1 {
+		t.Errorf("%d POSTs to the held node, want the one write-back", posts)
+	}
+	if got := metric(t, e.reg, "jenkins_failover_holds_restored_total", "group", e.groups[0].Name(), "result", "ok"); got != 1 {
+		t.Errorf("holds_restored_total{ok} = %g, want 1", got)
+	}
+	if !strings.Contains(e.logs.String(), "wrote it back, marked as restored") {
+		t.Errorf("no log of the write-back:\n%s", e.logs.String())
+	}
+	wantNodeState(t, e, standby1, agent.Held)
+	_ = e.fake.KillAgent(primary)
+	var toggles int
+	for range defaultParams.FailoverAfter + 2 {
+		toggles += countPosts(e.mustPoll(), standby1, "toggleOffline")
+	}
+	if toggles != 0 {
+		t.Errorf("toggled the restored hold %d times", toggles)
+	}
+	wantPhase(t, e, watcher.PhaseFailedOver, standby2)
+
+	// Bob releases the restored hold himself: his release stands.
+	if err := e.fake.OperatorOnline(standby1); err != nil {
+		t.Fatal(err)
+	}
+	pollN(e, 2)
+	if n := e.node(standby1); strings.Contains(n.CauseReason, "hold restored") {
+		t.Errorf("Bob's own release was undone: %+v", n)
+	}
+}
+
+// On a release that keeps holds, a person releasing one is just that.
+func TestPersonsReleaseStands(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.mustPoll()
+	if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	if err := e.fake.OperatorOnline(standby1); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	if got := metricSum(t, e.reg, "jenkins_failover_holds_restored_total"); got != 0 {
+		t.Errorf("holds_restored_total = %g after a person's release", got)
+	}
+	if n := e.node(standby1); strings.Contains(n.CauseReason, "hold restored") {
+		t.Errorf("a person's release was undone: %+v", n)
+	}
+	// A controller restart that drops holds is Jenkins', whatever the
+	// release: the hold is written back.
+	if err := e.fake.OperatorOffline(standby2, "bob", "cabling"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	e.fake.Restart()
+	_ = e.fake.OperatorOnline(standby2) // as the affected releases do on restart
+	e.mustPoll()
+	if n := e.node(standby2); n.CauseReason != agent.RestoredHoldMessage("bob", "cabling") {
+		t.Errorf("hold dropped across a restart not written back: %+v", n)
+	}
+}
