@@ -37,7 +37,7 @@ func TestAmendedParkIsAPersonsHold(t *testing.T) {
 	}
 	e.mustPoll()
 	wantNodeState(t, e, standby1, agent.Held)
-	if status, _ := e.scrape(); !strings.Contains(status, `"heldBy":"bob"`) {
+	if status, _ := e.scrape(); !strings.Contains(status, `"heldBy": "bob"`) {
 		t.Errorf("/status does not say Bob holds %s:\n%s", standby1, status)
 	}
 	_ = e.fake.KillAgent(primary)
