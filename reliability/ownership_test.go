@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -185,4 +186,31 @@ func TestPersonsReleaseStands(t *testing.T) {
 	if n := e.node(standby2); n.CauseReason != agent.RestoredHoldMessage("bob", "cabling") {
 		t.Errorf("hold dropped across a restart not written back: %+v", n)
 	}
+}
+
+// Claims rewritten every poll under ever new instance names (with the
+// watchdog's own user, the only one whose claims count) keep restarting
+// the wait for a peer; the standby is given up all the same after
+// AttemptBound polls and the healthy second standby carries.
+func TestRotatingClaimDoesNotBlockFailover(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.mustPoll()
+	_ = e.fake.KillAgent(primary)
+	group := e.groups[0].Name()
+	bound := watcher.AttemptBound(defaultParams.StandbyWait)
+	var polls int
+	for polls = 1; polls <= defaultParams.FailoverAfter+bound+3; polls++ {
+		if n := e.node(standby1); n.TemporarilyOffline && !strings.Contains(n.CauseReason, "did not come online") {
+			_ = e.fake.OperatorOffline(standby1, testUser, agent.ClaimMessage(fmt.Sprintf("ghost-%d", polls), group))
+		}
+		e.mustPoll()
+		if e.state(group).Phase == watcher.PhaseFailedOver {
+			break
+		}
+	}
+	wantPhase(t, e, watcher.PhaseFailedOver, standby2)
+	if got := metric(t, e.reg, "jenkins_failover_peer_claims_total", "group", group, "outcome", "abandoned"); got != 1 {
+		t.Errorf("peer_claims_total{abandoned} = %g, want 1", got)
+	}
+	t.Logf("failed over to %s after %d polls (bound %d)", standby2, polls, bound)
 }

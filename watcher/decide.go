@@ -75,23 +75,6 @@ type GroupState struct {
 	Active           string
 	PrimaryDownPolls int
 	PrimaryUpPolls   int
-	// Candidate is the standby being brought online during this failover,
-	// by this instance or by another one whose claim it carries, and
-	// CandidatePolls the polls it has had to get there.
-	Candidate      string
-	CandidatePolls int
-	// Claimed is the standby seen claimed by a watchdog (this one or
-	// another) during this failover: when it comes online, a watchdog
-	// brought it up, Jenkins did not.
-	Claimed string
-	// PeerClaim is another instance's claim being waited for, and
-	// PeerClaimPolls for how many polls it has stood without the standby
-	// being toggled. A claim that stands PeerClaimWait polls is taken
-	// over; the wait is STANDBY_WAIT plus a random share drawn once per
-	// claim, so that instances do not take over on the same poll.
-	PeerClaim      string
-	PeerClaimPolls int
-	PeerClaimWait  int
 	// Settled is set once the primary has been seen online, or offline
 	// with a cause, since the controller started (as far as this watchdog
 	// knows: a new watchdog and a controller restart clear it). Until
@@ -102,11 +85,8 @@ type GroupState struct {
 	// Grace is a number of polls during which a primary reading offline
 	// is not counted: set when the controller restarted.
 	Grace int
-	// Tried holds the standbys given up on during this failover; the value
-	// says whether the node's channel was up when it was given up. A
-	// standby given up while disconnected is tried again once its channel
-	// is back.
-	Tried map[string]bool
+	// Attempt is the failover in progress (attempt.go).
+	Attempt
 }
 
 // ActionKind is a change the watchdog asks of Jenkins.
@@ -163,6 +143,10 @@ type Decision struct {
 	// WaitsForPeer is true when another instance's claim on the standby
 	// is being waited for.
 	WaitsForPeer bool
+	// ClaimTakenOver names the instance whose claim stood too long and
+	// was taken over this poll; ClaimAbandoned the one whose claimed
+	// standby was given up, not online within AttemptBound polls.
+	ClaimTakenOver, ClaimAbandoned string
 }
 
 const counterCap = 1 << 30
@@ -305,7 +289,7 @@ func (s *situation) normal() {
 	// The standby that carried is parked: by another instance, or by a
 	// person in manual mode. The failback happened; this poll sees it.
 	s.d.FailbackSeen = s.prev.Phase.StandbyCarries() && s.prev.Active != s.g.Primary && s.prev.Active != ""
-	s.endFailover()
+	s.next.Attempt.reset()
 	s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
 	s.parkStrays("")
 	for _, sb := range s.g.Standbys {
@@ -327,7 +311,7 @@ func (s *situation) unparked() {
 	}
 	s.parkStrays("")
 	if s.primaryUp {
-		s.endFailover()
+		s.next.Attempt.reset()
 		s.next.Phase, s.next.Active = PhaseNormal, s.g.Primary
 		return
 	}
@@ -338,7 +322,7 @@ func (s *situation) unparked() {
 // parked once the primary has been stable for FAILBACK_AFTER polls, inside
 // the failback window, unless failback is manual.
 func (s *situation) failingBack() {
-	s.endFailover()
+	s.next.Attempt.reset()
 	s.next.Active = s.carrier
 	s.parkOthers()
 	switch {
@@ -367,9 +351,7 @@ func (s *situation) carried() {
 	// this instance, or a peer it saw claim it, brought up carry.
 	inProgress := s.prev.Phase == PhaseFailingOver || s.prev.Phase == PhaseDown
 	s.d.Failover = !s.prev.Phase.StandbyCarries() && (inProgress || s.prev.Candidate == s.carrier || s.prev.Claimed == s.carrier)
-	s.next.Candidate, s.next.CandidatePolls = "", 0
-	s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
-	s.next.Claimed = s.carrier
+	s.next.Attempt.carried(s.carrier)
 	s.next.Active = s.carrier
 	s.next.Phase = PhaseFailedOver
 	if s.state(s.g.Primary) == agent.Held {
@@ -408,9 +390,8 @@ func (s *situation) failingOver() {
 		return
 	}
 	if sb := s.pick(); sb != "" {
-		s.next.Candidate, s.next.CandidatePolls = sb, 0
+		s.next.Attempt.start(sb)
 		s.next.Phase = PhaseFailingOver
-		delete(s.next.Tried, sb)
 		s.bringUp(sb)
 		s.parkStrays(sb)
 		return
@@ -429,134 +410,6 @@ func (s *situation) failingOver() {
 			s.add(Action{Kind: ActionLaunch, Node: sb, Why: "tried standby is disconnected; connected, it can be tried again"})
 		}
 	}
-}
-
-// followCandidate handles the standby being brought up. It returns false
-// when the candidate is dropped and the next one must be picked.
-func (s *situation) followCandidate(c string) bool {
-	cs := s.state(c)
-	n := s.in.Nodes[c]
-	owner := agent.ClaimOwner(n)
-	givenUp, wasConnected := triedByTag(n)
-	switch {
-	case cs == agent.Held || cs == agent.Missing:
-		// Someone took the standby for themselves, or deleted it.
-		s.next.Tried = withTried(s.next.Tried, c, false)
-		s.next.Candidate, s.next.CandidatePolls = "", 0
-		return false
-	case cs == agent.Parked && givenUp:
-		// Another instance gave up on it first: so does this one.
-		s.next.Tried = withTried(s.next.Tried, c, wasConnected)
-		s.next.Candidate, s.next.CandidatePolls = "", 0
-		s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
-		return false
-	case cs == agent.Parked && owner != "" && owner != s.me():
-		// Another instance claimed it and has not toggled it yet: wait,
-		// unless its claim has stood too long (that instance died).
-		s.next.Phase = PhaseFailingOver
-		s.bringUp(c)
-		s.parkStrays(c)
-		return true
-	case s.prev.CandidatePolls+1 >= s.p.StandbyWait:
-		// It had its chance. Park it, saying so in Jenkins, so that it
-		// takes no build the moment it connects while the next standby
-		// carries, and so a restarted watchdog skips it too.
-		s.add(Action{Kind: ActionPark, Node: c, Why: giveUpMessage(n.Connected), Retag: true, OnlyIfOffline: true})
-		s.next.Tried = withTried(s.next.Tried, c, n.Connected)
-		s.next.Candidate, s.next.CandidatePolls = "", 0
-		s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
-		return false
-	default:
-		s.next.CandidatePolls = s.prev.CandidatePolls + 1
-		s.next.Phase = PhaseFailingOver
-		// The last attempt did not take (a failed request, someone
-		// parked it again, a launch that failed): try once more this
-		// poll. A launch of a connected agent is not sent.
-		s.bringUp(c)
-		s.parkStrays(c)
-		return true
-	}
-}
-
-// bringUp asks for a standby to come online. A parked one is claimed
-// first; it is toggled on a later poll, once a fresh read shows this
-// instance's claim still there. Another instance's claim is waited for,
-// and taken over when it stood too long. A disconnected one is launched,
-// or, if inbound, waited for.
-func (s *situation) bringUp(sb string) {
-	n := s.in.Nodes[sb]
-	why := "primary " + s.g.Primary + " is down"
-	switch s.state(sb) {
-	case agent.Parked:
-		s.next.Claimed = sb
-		switch owner := agent.ClaimOwner(n); {
-		case owner == s.me():
-			s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
-			s.add(Action{Kind: ActionOnline, Node: sb, Why: why})
-			if !n.Connected && n.Launchable {
-				s.add(Action{Kind: ActionLaunch, Node: sb, Why: "standby is disconnected"})
-			}
-		case owner == "":
-			s.claim(sb, "")
-		case owner == s.prev.PeerClaim && s.prev.PeerClaimPolls >= s.prev.PeerClaimWait:
-			s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", 0, 0
-			s.claim(sb, owner)
-		default:
-			s.next.PeerClaim = owner
-			s.next.PeerClaimPolls, s.next.PeerClaimWait = 1, s.p.StandbyWait+s.in.Jitter
-			if owner == s.prev.PeerClaim {
-				s.next.PeerClaimPolls, s.next.PeerClaimWait = s.prev.PeerClaimPolls+1, s.prev.PeerClaimWait
-			}
-			s.d.WaitsForPeer = true
-		}
-	case agent.Disconnected:
-		// Jenkins' launchSlaveAgent forces a reconnect: an agent it is
-		// launching (offline with no cause) is left to finish.
-		if n.Launchable && !n.NeverConnected() {
-			s.add(Action{Kind: ActionLaunch, Node: sb, Why: why})
-		}
-		// An inbound agent can only be waited for.
-	}
-}
-
-// pick returns the standby to bring up, or "": the first ready one by
-// priority (see readyFirst), else the first that can be brought up at all.
-func (s *situation) pick() string {
-	return readyFirst(s.g.Standbys, s.pickable, s.ready)
-}
-
-// pickable: the standby can be brought up and was not given up on in this
-// failover.
-func (s *situation) pickable(sb string) bool {
-	n := s.in.Nodes[sb]
-	if wasConnected, tried := s.next.Tried[sb]; tried && (wasConnected || !n.Connected) {
-		return false
-	}
-	if tagged, wasConnected := triedByTag(n); tagged && (wasConnected || !n.Connected) {
-		if _, mem := s.next.Tried[sb]; !mem {
-			return false
-		}
-	}
-	st := s.state(sb)
-	return st == agent.Parked || st == agent.Disconnected
-}
-
-func (s *situation) ready(sb string) bool {
-	n, ok := s.in.Nodes[sb]
-	return agent.Judge(n, ok).Ready
-}
-
-func (s *situation) me() string { return agent.SanitizeInstance(s.p.Instance) }
-
-func (s *situation) claim(sb, replaces string) {
-	s.add(Action{Kind: ActionClaim, Node: sb, Why: "claim before bringing it online",
-		Message: agent.ClaimMessage(s.p.Instance, s.g.Name()), Replaces: replaces})
-}
-
-// endFailover forgets what a failover in progress remembers.
-func (s *situation) endFailover() {
-	s.next.Candidate, s.next.CandidatePolls, s.next.Tried = "", 0, nil
-	s.next.Claimed, s.next.PeerClaim, s.next.PeerClaimPolls, s.next.PeerClaimWait = "", "", 0, 0
 }
 
 // parkOthers parks every online standby but the carrier.
@@ -607,8 +460,7 @@ func (s *situation) done() Decision {
 		// decision stands on the next poll instead of walking the
 		// standbys.
 		st := s.d.OnFailure
-		st.Candidate, st.CandidatePolls, st.Tried = s.prev.Candidate, s.prev.CandidatePolls, s.prev.Tried
-		st.Claimed, st.PeerClaim, st.PeerClaimPolls, st.PeerClaimWait = s.prev.Claimed, s.prev.PeerClaim, s.prev.PeerClaimPolls, s.prev.PeerClaimWait
+		st.Attempt = s.prev.Attempt
 		s.d.Next, s.d.OnFailure = st, st
 	}
 	return s.d
@@ -633,12 +485,4 @@ func chooseCarrier(online []string, active string, nodes map[string]agent.NodeIn
 		return online[0]
 	}
 	return ""
-}
-
-func withTried(tried map[string]bool, node string, connected bool) map[string]bool {
-	if tried == nil {
-		tried = map[string]bool{}
-	}
-	tried[node] = connected
-	return tried
 }

@@ -75,6 +75,9 @@ var (
 	famHoldsRestored = Family{Name: "holds_restored_total", Type: "counter", Labels: []string{"group", "result"},
 		Help: "People's holds that Jenkins dropped (restart or reload on 2.482 to 2.555.2, node save) and the watchdog wrote back, by result (" +
 			strings.Join([]string{ResultOK, ResultError, ResultSkipped}, ", ") + ")."}
+	famPeerClaims = Family{Name: "peer_claims_total", Type: "counter", Labels: []string{"group", "outcome"},
+		Help: "Another instance's claims this instance stopped waiting for: " + claimTakenOver + " (it stood its wait, STANDBY_WAIT plus jitter polls) or " +
+			claimAbandoned + " (the standby was not online within 3 x STANDBY_WAIT + 1 polls, however often its claim changed hands)."}
 	famUnparked = Family{Name: "standby_unparked_total", Type: "counter", Labels: []string{"group"},
 		Help: "Standbys found online with no failover in progress (Jenkins dropped their temporarily-offline mark) and parked again."}
 )
@@ -83,10 +86,15 @@ var (
 var Families = []Family{
 	famActions, famActiveNode, famClaimCollisions, famControllerRestarts, famFailbacks, famFailovers,
 	famGroupState, famGroupSince, famHoldsRestored, famJenkinsErrors, famJenkinsUp, famLastSuccess, famNodeOnline,
-	famNodeState, famPollDuration, famPollPanics, famPolls, famReadyStandbys, famStandbyReady, famStandbySince, famUnparked,
+	famNodeState, famPeerClaims, famPollDuration, famPollPanics, famPolls, famReadyStandbys, famStandbyReady, famStandbySince, famUnparked,
 }
 
 var pollResults = []string{ResultOK, ResultError}
+
+const (
+	claimTakenOver = "taken_over"
+	claimAbandoned = "abandoned"
+)
 
 func joinKinds[S ~string](kinds []S) string {
 	s := make([]string, len(kinds))

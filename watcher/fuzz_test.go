@@ -70,9 +70,11 @@ func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]agen
 		PrimaryDownPolls: int(r.next()) % 8,
 		PrimaryUpPolls:   int(r.next()) % 8,
 		// Only Decide sets a candidate, always a standby.
-		Candidate:      append([]string{""}, g.Standbys...)[r.pick(len(g.Standbys)+1)],
-		CandidatePolls: int(r.next()) % 6,
-		Grace:          int(r.next()) % 3,
+		Attempt: watcher.Attempt{
+			Candidate:      append([]string{""}, g.Standbys...)[r.pick(len(g.Standbys)+1)],
+			CandidatePolls: int(r.next()) % 6,
+		},
+		Grace: int(r.next()) % 3,
 	}
 	if r.next()&1 != 0 {
 		prev.PrimaryDownPolls = 1<<30 - r.pick(2) // the counters' cap
@@ -91,6 +93,7 @@ func decideInput(data []byte) (config.Group, watcher.GroupState, map[string]agen
 	prev.Claimed = append([]string{""}, g.Standbys...)[r.pick(len(g.Standbys)+1)]
 	prev.PeerClaim = []string{"", "peer"}[r.pick(2)]
 	prev.PeerClaimPolls = r.pick(5)
+	prev.Polls = r.pick(12)
 	if r.next()&1 != 0 {
 		p.Failback = config.FailbackManual
 	}

@@ -31,6 +31,7 @@ type Metrics struct {
 	failbacks       *prometheus.CounterVec
 	unparked        *prometheus.CounterVec
 	holdsRestored   *prometheus.CounterVec
+	peerClaims      *prometheus.CounterVec
 	claimCollisions *prometheus.CounterVec
 	pollDuration    prometheus.Histogram
 	polls           *prometheus.CounterVec
@@ -49,6 +50,7 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		failbacks:       famFailbacks.counterVec(),
 		unparked:        famUnparked.counterVec(),
 		holdsRestored:   famHoldsRestored.counterVec(),
+		peerClaims:      famPeerClaims.counterVec(),
 		claimCollisions: famClaimCollisions.counterVec(),
 		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: famPollDuration.FullName(), Help: famPollDuration.Help,
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
@@ -60,7 +62,7 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		controllerStart: prometheus.NewCounter(prometheus.CounterOpts{Name: famControllerRestarts.FullName(),
 			Help: famControllerRestarts.Help}),
 	}
-	reg.MustRegister(m.state, m.failovers, m.failbacks, m.unparked, m.holdsRestored, m.claimCollisions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
+	reg.MustRegister(m.state, m.failovers, m.failbacks, m.unparked, m.holdsRestored, m.peerClaims, m.claimCollisions, m.pollDuration, m.polls, m.jenkinsErrors, m.jenkinsUp,
 		m.lastSuccess, m.panics, m.controllerStart)
 	for _, g := range groups {
 		m.failovers.WithLabelValues(g.Name())
@@ -69,6 +71,8 @@ func NewMetrics(reg prometheus.Registerer, groups []config.Group, errorKinds []s
 		for _, r := range []string{ResultOK, ResultError, ResultSkipped} {
 			m.holdsRestored.WithLabelValues(g.Name(), r)
 		}
+		m.peerClaims.WithLabelValues(g.Name(), claimTakenOver)
+		m.peerClaims.WithLabelValues(g.Name(), claimAbandoned)
 		m.claimCollisions.WithLabelValues(g.Name())
 	}
 	for _, r := range pollResults {

@@ -293,6 +293,15 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 		w.log.Info("another watchdog instance claimed the standby; waiting for it", "group", g.Name(),
 			"node", next.Claimed, "instance", next.PeerClaim)
 	}
+	if d.ClaimTakenOver != "" {
+		w.m.peerClaims.WithLabelValues(g.Name(), claimTakenOver).Inc()
+		w.log.Warn("another instance's claim stood too long; taking the standby over", "group", g.Name(), "node", next.Claimed, "instance", d.ClaimTakenOver)
+	}
+	if d.ClaimAbandoned != "" {
+		w.m.peerClaims.WithLabelValues(g.Name(), claimAbandoned).Inc()
+		w.log.Warn("a claimed standby did not come online within the attempt bound; counted as tried, the next standby is used",
+			"group", g.Name(), "instance", d.ClaimAbandoned, "bound_polls", AttemptBound(w.params.StandbyWait))
+	}
 	if d.Failover {
 		w.m.failovers.WithLabelValues(g.Name()).Inc()
 		w.log.Info("failover complete", "group", g.Name(), "active", next.Active)
