@@ -35,6 +35,8 @@ var exportedMetrics = map[string]string{
 	"jenkins_failover_controller_restarts_total":              "counter",
 	"jenkins_failover_standby_unparked_total":                 "counter",
 	"jenkins_failover_claim_collisions_total":                 "counter",
+	"jenkins_failover_peer_claims_total":                      "counter",
+	"jenkins_failover_holds_restored_total":                   "counter",
 	"jenkins_failover_standby_ready":                          "gauge",
 	"jenkins_failover_group_ready_standbys":                   "gauge",
 	"jenkins_failover_build_info":                             "gauge",
@@ -431,7 +433,7 @@ func TestAlertRules(t *testing.T) {
 	want := []string{
 		"JenkinsFailoverGroupFailedOver", "JenkinsFailoverGroupDown", "JenkinsFailoverStandbyCarryingTooLong",
 		"JenkinsFailoverJenkinsUnreachable", "JenkinsFailoverActionsFailing", "JenkinsFailoverWatchdogDown",
-		"JenkinsFailoverStandbyUnparked", "JenkinsFailoverNoReadyStandby",
+		"JenkinsFailoverStandbyUnparked", "JenkinsFailoverNoReadyStandby", "JenkinsFailoverStuckFailingOver",
 	}
 	var got []string
 	for k := range rules {
