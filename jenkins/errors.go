@@ -9,7 +9,7 @@ import (
 type Kind string
 
 const (
-	KindUnauthorized Kind = "unauthorized" // 401: bad user or token
+	KindUnauthorized Kind = "auth"         // 401: bad user or token
 	KindForbidden    Kind = "forbidden"    // 403: a permission is missing
 	KindNotFound     Kind = "not_found"    // 404: unknown node or wrong URL prefix
 	KindUnavailable  Kind = "unavailable"  // 5xx: starting up or broken

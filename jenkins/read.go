@@ -33,7 +33,7 @@ import (
 //     controller that restarted between two reads gave some of them from
 //     before the restart, and the poll reads the list instead;
 //   - any other failed read fails the poll, with the kinds the listing has
-//     (401 unauthorized, 403 forbidden, 5xx unavailable, ...), and the
+//     (401 auth, 403 forbidden, 5xx unavailable, ...), and the
 //     reads still in flight are cancelled;
 //   - the built-in node is never managed: watched under its URL name it
 //     reads as missing, as the listing leaves it out.
