@@ -104,7 +104,6 @@ func New(o Options) (*Client, error) {
 			}
 			t.TLSClientConfig.RootCAs = pool
 		}
-		t.ResponseHeaderTimeout = o.Timeout
 		t.MaxIdleConnsPerHost = 4
 		rt = t
 	}
@@ -112,9 +111,12 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No Client.Timeout (nor the transport's ResponseHeaderTimeout): each
+	// request has one deadline, its context's (getJSON, post). A second
+	// timer racing it made the same slow answer fail as a timeout or, when
+	// it won, as a cancelled request: a network error.
 	hc := &http.Client{
 		Transport: limitBody{rt},
-		Timeout:   o.Timeout,
 		Jar:       jar,
 		// Jenkins answers a successful action with a redirect to an HTML
 		// page; following it would only fetch HTML we must not parse.
@@ -238,7 +240,7 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, d
 		if err == nil {
 			err = errors.New("no response")
 		}
-		return nil, transportError(op, node, err)
+		return nil, transportError(ctx, op, node, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return resp, statusError(op, node, resp, "")
@@ -247,8 +249,14 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, d
 		return resp, badResponse(op, node, resp, fmt.Errorf("content type %q, not JSON", resp.Header.Get("Content-Type")))
 	}
 	switch {
+	case err == nil && body.err == nil && body.read:
+		return resp, nil
+	case pastDeadline(ctx):
+		// Whatever broke off the body (the decoder, the transport, a
+		// cut connection), it broke because the deadline passed.
+		return resp, timeoutError(ctx, op, node, resp)
 	case err != nil:
-		return resp, transportError(op, node, err)
+		return resp, transportError(ctx, op, node, err)
 	case !body.read:
 		return resp, badResponse(op, node, resp, errors.New("the answer's body was not read"))
 	case body.err == nil:
@@ -258,7 +266,7 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, d
 	case isDecodeError(body.readErr) || errors.Is(body.readErr, errBodyTooLarge):
 		return resp, badResponse(op, node, resp, fmt.Errorf("reading JSON: %w", body.readErr))
 	default:
-		return resp, transportError(op, node, body.readErr)
+		return resp, transportError(ctx, op, node, body.readErr)
 	}
 }
 
@@ -276,7 +284,7 @@ func (c *Client) post(ctx context.Context, action, node string, query map[string
 		resp, body, err = c.postOnce(ctx, action, node, query)
 	}
 	if err != nil {
-		return transportError(action, node, err)
+		return transportError(ctx, action, node, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
@@ -366,7 +374,7 @@ func (c *Client) refreshCrumb(ctx context.Context) error {
 	const op = "read crumb"
 	resp, body, err := c.do(ctx, http.MethodGet, "/crumbIssuer/", "api/json", nil)
 	if err != nil {
-		return transportError(op, "", err)
+		return transportError(ctx, op, "", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return statusError(op, "", resp, body)
@@ -431,13 +439,31 @@ func badResponse(op, node string, resp *http.Response, err error) error {
 	return e
 }
 
-func transportError(op, node string, err error) error {
+// transportError classifies a request that got no complete answer. Any
+// failure once the request's deadline has passed is a timeout: the
+// deadline is what cut it, however the error reads (a cancelled request, a
+// closed connection, a truncated body).
+func transportError(ctx context.Context, op, node string, err error) error {
 	e := &Error{Op: op, Node: node, Kind: KindNetwork, Err: err}
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if pastDeadline(ctx) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		e.Kind = KindTimeout
 	} else if errors.Is(err, errBodyTooLarge) || isDecodeError(err) {
 		e.Kind = KindBadResponse
+	}
+	return e
+}
+
+// pastDeadline tells whether ctx's deadline (JENKINS_TIMEOUT, or a
+// caller's shorter one) has passed. A cancelled context is not a timeout.
+func pastDeadline(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.DeadlineExceeded)
+}
+
+func timeoutError(ctx context.Context, op, node string, resp *http.Response) error {
+	e := &Error{Op: op, Node: node, Kind: KindTimeout, Err: fmt.Errorf("answer not complete in time: %w", ctx.Err())}
+	if resp != nil {
+		e.Status = resp.StatusCode
 	}
 	return e
 }

@@ -14,7 +14,7 @@ const (
 	KindNotFound     Kind = "not_found"    // 404: unknown node or wrong URL prefix
 	KindUnavailable  Kind = "unavailable"  // 5xx: starting up or broken
 	KindBadResponse  Kind = "bad_response" // an answer that is not what Jenkins sends
-	KindTimeout      Kind = "timeout"      // no answer within JENKINS_TIMEOUT
+	KindTimeout      Kind = "timeout"      // answer, body included, not complete within JENKINS_TIMEOUT
 	KindNetwork      Kind = "network"      // refused, reset, DNS, TLS
 	KindUnexpected   Kind = "unexpected"   // any other status
 )
