@@ -33,9 +33,6 @@ const (
 	nodeFields    = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class]"
 	computersTree = "computer[" + nodeFields + "]"
 	builtInClass  = "hudson.model.Hudson$MasterComputer"
-	// maxBody bounds what a misbehaving server can make us read. 1,000
-	// nodes with the tree above are about 250 kB.
-	maxBody = 16 << 20
 )
 
 // Options configure a Client.
@@ -105,6 +102,7 @@ func New(o Options) (*Client, error) {
 			t.TLSClientConfig.RootCAs = pool
 		}
 		t.MaxIdleConnsPerHost = 4
+		t.MaxResponseHeaderBytes = maxHeaderBytes
 		rt = t
 	}
 	jar, err := cookiejar.New(nil) // keeps the session cookie a crumb is bound to
@@ -195,11 +193,15 @@ func (c *Client) computers(ctx context.Context) (agent.Snapshot, error) {
 	if err != nil {
 		return agent.Snapshot{}, err
 	}
-	return agent.Snapshot{
-		Nodes:   nodes,
-		Version: resp.Header.Get("X-Jenkins"),
-		Session: resp.Header.Get("X-Jenkins-Session"),
-	}, nil
+	version, session := controllerHeaders(resp)
+	return agent.Snapshot{Nodes: nodes, Version: version, Session: session}, nil
+}
+
+// controllerHeaders are an answer's X-Jenkins and X-Jenkins-Session, as
+// the watchdog keeps them (bounds.go).
+func controllerHeaders(resp *http.Response) (version, session string) {
+	return boundedHeader(resp.Header.Get("X-Jenkins"), maxVersion),
+		boundedHeader(resp.Header.Get("X-Jenkins-Session"), maxSession)
 }
 
 // Computer reads one node.
@@ -218,6 +220,7 @@ func (c *Client) Computer(ctx context.Context, name string) (agent.NodeInfo, err
 	if n.Name != name {
 		return agent.NodeInfo{}, badResponse(op, name, resp, fmt.Errorf("asked for %q, got %q", name, n.Name))
 	}
+
 	return n, nil
 }
 
@@ -386,6 +389,9 @@ func (c *Client) refreshCrumb(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(body), &crumb); err != nil || crumb.Field == "" || crumb.Crumb == "" {
 		return badResponse(op, "", resp, errors.New("no crumb in the answer"))
 	}
+	if len(crumb.Field) > maxCrumb || len(crumb.Crumb) > maxCrumb {
+		return badResponse(op, "", resp, fmt.Errorf("a crumb or crumb field longer than %d bytes", maxCrumb))
+	}
 	c.mu.Lock()
 	c.crumbName, c.crumb = crumb.Field, crumb.Crumb
 	c.mu.Unlock()
@@ -412,7 +418,7 @@ func statusError(op, node string, resp *http.Response, body string) error {
 		e.Err = errUnauthorized
 	case resp.StatusCode == http.StatusForbidden:
 		e.Kind = KindForbidden
-		e.Permission = resp.Header.Get("X-Required-Permission")
+		e.Permission = boundedHeader(resp.Header.Get("X-Required-Permission"), maxPermission)
 		if e.Permission == "" && resp.Header.Get("X-You-Are-Authenticated-As") == "anonymous" {
 			e.Err = errors.New("anonymous has no read access: set JENKINS_USER and a token")
 		} else if strings.Contains(body, "No valid crumb") {
@@ -448,7 +454,7 @@ func transportError(ctx context.Context, op, node string, err error) error {
 	var ne net.Error
 	if pastDeadline(ctx) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		e.Kind = KindTimeout
-	} else if errors.Is(err, errBodyTooLarge) || isDecodeError(err) {
+	} else if errors.Is(err, errBodyTooLarge) || errors.Is(err, errHeadersTooLarge) || isDecodeError(err) {
 		e.Kind = KindBadResponse
 	}
 	return e
@@ -474,7 +480,10 @@ func isDecodeError(err error) bool {
 	return errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxBody)
+var (
+	errBodyTooLarge    = fmt.Errorf("response body larger than %d bytes", maxBody)
+	errHeadersTooLarge = fmt.Errorf("response headers larger than %d bytes", maxHeaderBytes)
+)
 
 // limitBody caps every response body.
 type limitBody struct{ rt http.RoundTripper }
@@ -482,6 +491,11 @@ type limitBody struct{ rt http.RoundTripper }
 func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := l.rt.RoundTrip(r)
 	if err != nil {
+		// Go's transport says so only in words. Headers that large are
+		// no answer of Jenkins': a bad response, not a network failure.
+		if strings.Contains(err.Error(), "response headers exceeded") {
+			err = fmt.Errorf("%w: %w", errHeadersTooLarge, err)
+		}
 		return nil, err
 	}
 	resp.Body = &cappedBody{rc: resp.Body, left: maxBody}

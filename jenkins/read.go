@@ -257,7 +257,7 @@ func (c *Client) readNode(ctx context.Context, d *decoder, name string) (nodeRea
 	})
 	var r nodeRead
 	if resp != nil {
-		r.session, r.version = resp.Header.Get("X-Jenkins-Session"), resp.Header.Get("X-Jenkins")
+		r.version, r.session = controllerHeaders(resp)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound), err == nil && builtIn:
@@ -285,7 +285,7 @@ func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (age
 	if err != nil {
 		return agent.Snapshot{}, err
 	}
-	if resp.Header.Get("X-Jenkins-Session") != snap.Session || resp.Header.Get("X-Jenkins") != snap.Version {
+	if version, session := controllerHeaders(resp); session != snap.Session || version != snap.Version {
 		return agent.Snapshot{}, errRestartedMidPoll
 	}
 	return snap, nil
@@ -301,6 +301,9 @@ func (d *decoder) node(r io.Reader) (info agent.NodeInfo, builtIn bool, err erro
 	}
 	if c.builtIn {
 		return agent.NodeInfo{}, true, nil
+	}
+	if c.longName {
+		return agent.NodeInfo{}, false, errLongName
 	}
 	info, err = c.info()
 	return info, false, err
