@@ -144,6 +144,7 @@ func computerField(name string) field {
 // snapshot: every computer but the built-in node, keyed by name.
 func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 	d.dec.Reset(r, decodeOptions...)
+	defer d.shed()
 	raws, err := d.readList()
 	d.raws = raws[:0]
 	if err != nil {
@@ -177,6 +178,7 @@ func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 // computer decodes a /computer/<name>/api/json answer.
 func (d *decoder) computer(r io.Reader) (agent.NodeInfo, error) {
 	d.dec.Reset(r, decodeOptions...)
+	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {
 		return agent.NodeInfo{}, syntaxOrType(err)
@@ -496,6 +498,23 @@ func (d *decoder) intern(b []byte) string {
 	s := string(b)
 	d.strs[s] = s
 	return s
+}
+
+// maxKeptBuffer bounds the buffers a decoder keeps from one read to the
+// next. A read's buffers grow only as large as its largest token, or run
+// of spaces, which the JSON decoder holds whole: some kB from Jenkins, but
+// up to maxBody from a hostile answer, which must not stay pinned for the
+// life of the process. Beyond this size they are dropped after the read.
+const maxKeptBuffer = 1 << 20
+
+// shed drops the buffers a read grew past maxKeptBuffer.
+func (d *decoder) shed() {
+	if cap(d.dec.UnreadBuffer()) > maxKeptBuffer {
+		d.dec = jsontext.Decoder{}
+	}
+	if cap(d.unquote) > maxKeptBuffer {
+		d.unquote = nil
+	}
 }
 
 // trim forgets the interned strings when far more are kept than a read
