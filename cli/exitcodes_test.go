@@ -44,7 +44,7 @@ func TestStatusExitCodes(t *testing.T) {
 		{"jenkins unreachable", watcher.Status{Controller: watcher.ControllerStatus{LastError: "dial tcp: connection refused",
 			LastErrorKind: "network"}, Groups: normal}, ExitJenkinsUnreachable, "cannot read Jenkins: dial tcp"},
 		{"token refused", watcher.Status{Controller: watcher.ControllerStatus{LastError: "401 Unauthorized",
-			LastErrorKind: "unauthorized"}}, ExitJenkinsRefused, "refused the watchdog's credentials (unauthorized)"},
+			LastErrorKind: "auth"}}, ExitJenkinsRefused, "refused the watchdog's credentials (auth)"},
 		{"permission refused", watcher.Status{Controller: watcher.ControllerStatus{LastError: "403 Forbidden",
 			LastErrorKind: "forbidden"}}, ExitJenkinsRefused, "(forbidden)"},
 		{"group down", watcher.Status{Controller: watcher.ControllerStatus{Up: true},

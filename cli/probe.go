@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/jenkins"
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
@@ -337,7 +338,7 @@ func runStatus(ctx context.Context, e Env, args []string) error {
 func statusFinding(st watcher.Status) error {
 	c := st.Controller
 	switch {
-	case !c.Up && (c.LastErrorKind == "unauthorized" || c.LastErrorKind == "forbidden"):
+	case !c.Up && (c.LastErrorKind == string(jenkins.KindUnauthorized) || c.LastErrorKind == string(jenkins.KindForbidden)):
 		return &exitError{ExitJenkinsRefused, fmt.Errorf("Jenkins refused the watchdog's credentials (%s): %s",
 			c.LastErrorKind, terminalSafe(c.LastError))}
 	case !c.Up && c.LastError == "":

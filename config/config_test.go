@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 )
 
 func files(m map[string]string) func(string) ([]byte, error) {
@@ -84,6 +86,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "WATCHDOG_PAIRS=a:a"), "WATCHDOG_PAIRS: \"a:a\": node \"a\" appears twice"},
 		{append(base, "WATCHDOG_PAIRS=a:(built-in)"), "WATCHDOG_PAIRS"},
 		{append(base, "WATCHDOG_PAIRS=a:b,"), "WATCHDOG_PAIRS: group 2 is empty"},
+		{append(base, "WATCHDOG_PAIRS=a:"+strings.Repeat("é", 129)), "is 258 bytes long, more than the 256"},
 		{append(base, "WATCHDOG_SCHEDULE=every tuesday"), "WATCHDOG_SCHEDULE"},
 		{append(base, "WATCHDOG_SCHEDULE=@every 0s"), "WATCHDOG_SCHEDULE: \"@every 0s\": polls must be at least 1s apart"},
 		{append(base, "WATCHDOG_FAILOVER_AFTER=0"), "WATCHDOG_FAILOVER_AFTER: 0: must be 1 or more"},
@@ -164,6 +167,10 @@ func TestParsePairs(t *testing.T) {
 	g, err := ParsePairs(" slave01 : slave02 : slave03 , build-a:build-b,agent 01:ağent 02")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The longest name the Jenkins adapter keeps in a snapshot.
+	if _, err := ParsePairs("a:" + strings.Repeat("b", agent.MaxNameBytes)); err != nil {
+		t.Errorf("a name of agent.MaxNameBytes refused: %v", err)
 	}
 	got := fmt.Sprint(g)
 	want := "[{slave01 [slave02 slave03]} {build-a [build-b]} {agent 01 [ağent 02]}]"

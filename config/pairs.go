@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
 )
 
 // ParsePairs parses WATCHDOG_PAIRS: groups separated by commas, each a
@@ -49,6 +51,9 @@ func ParsePairs(s string) ([]Group, error) {
 func checkNodeName(name string) error {
 	if name == "" {
 		return fmt.Errorf("empty node name")
+	}
+	if len(name) > agent.MaxNameBytes {
+		return fmt.Errorf("node name %.40q... is %d bytes long, more than the %d a watched node name may have", name, len(name), agent.MaxNameBytes)
 	}
 	switch strings.ToLower(name) {
 	case "(built-in)", "(master)", "built-in", "master", "built-in node":

@@ -33,9 +33,6 @@ const (
 	nodeFields    = "_class,displayName,offline,temporarilyOffline,offlineCauseReason,idle,launchSupported,jnlpAgent,absoluteRemotePath,offlineCause[_class,description]"
 	computersTree = "computer[" + nodeFields + "]"
 	builtInClass  = "hudson.model.Hudson$MasterComputer"
-	// maxBody bounds what a misbehaving server can make us read. 1,000
-	// nodes with the tree above are about 250 kB.
-	maxBody = 16 << 20
 )
 
 // Options configure a Client.
@@ -104,17 +101,20 @@ func New(o Options) (*Client, error) {
 			}
 			t.TLSClientConfig.RootCAs = pool
 		}
-		t.ResponseHeaderTimeout = o.Timeout
 		t.MaxIdleConnsPerHost = 4
+		t.MaxResponseHeaderBytes = maxHeaderBytes
 		rt = t
 	}
 	jar, err := cookiejar.New(nil) // keeps the session cookie a crumb is bound to
 	if err != nil {
 		return nil, err
 	}
+	// No Client.Timeout (nor the transport's ResponseHeaderTimeout): each
+	// request has one deadline, its context's (getJSON, post). A second
+	// timer racing it made the same slow answer fail as a timeout or, when
+	// it won, as a cancelled request: a network error.
 	hc := &http.Client{
 		Transport: limitBody{rt},
-		Timeout:   o.Timeout,
 		Jar:       jar,
 		// Jenkins answers a successful action with a redirect to an HTML
 		// page; following it would only fetch HTML we must not parse.
@@ -209,11 +209,15 @@ func (c *Client) computers(ctx context.Context) (agent.Snapshot, error) {
 	if err != nil {
 		return agent.Snapshot{}, err
 	}
-	return agent.Snapshot{
-		Nodes:   nodes,
-		Version: resp.Header.Get("X-Jenkins"),
-		Session: resp.Header.Get("X-Jenkins-Session"),
-	}, nil
+	version, session := controllerHeaders(resp)
+	return agent.Snapshot{Nodes: nodes, Version: version, Session: session}, nil
+}
+
+// controllerHeaders are an answer's X-Jenkins and X-Jenkins-Session, as
+// the watchdog keeps them (bounds.go).
+func controllerHeaders(resp *http.Response) (version, session string) {
+	return boundedHeader(resp.Header.Get("X-Jenkins"), maxVersion),
+		boundedHeader(resp.Header.Get("X-Jenkins-Session"), maxSession)
 }
 
 // Computer reads one node.
@@ -255,7 +259,7 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, d
 		if err == nil {
 			err = errors.New("no response")
 		}
-		return nil, transportError(op, node, err)
+		return nil, transportError(ctx, op, node, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return resp, statusError(op, node, resp, "")
@@ -264,8 +268,14 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, d
 		return resp, badResponse(op, node, resp, fmt.Errorf("content type %q, not JSON", resp.Header.Get("Content-Type")))
 	}
 	switch {
+	case err == nil && body.err == nil && body.read:
+		return resp, nil
+	case pastDeadline(ctx):
+		// Whatever broke off the body (the decoder, the transport, a
+		// cut connection), it broke because the deadline passed.
+		return resp, timeoutError(ctx, op, node, resp)
 	case err != nil:
-		return resp, transportError(op, node, err)
+		return resp, transportError(ctx, op, node, err)
 	case !body.read:
 		return resp, badResponse(op, node, resp, errors.New("the answer's body was not read"))
 	case body.err == nil:
@@ -275,7 +285,7 @@ func (c *Client) getJSON(ctx context.Context, op, node, endpoint, tree string, d
 	case isDecodeError(body.readErr) || errors.Is(body.readErr, errBodyTooLarge):
 		return resp, badResponse(op, node, resp, fmt.Errorf("reading JSON: %w", body.readErr))
 	default:
-		return resp, transportError(op, node, body.readErr)
+		return resp, transportError(ctx, op, node, body.readErr)
 	}
 }
 
@@ -293,7 +303,7 @@ func (c *Client) post(ctx context.Context, action, node string, query map[string
 		resp, body, err = c.postOnce(ctx, action, node, query)
 	}
 	if err != nil {
-		return transportError(action, node, err)
+		return transportError(ctx, action, node, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
@@ -383,7 +393,7 @@ func (c *Client) refreshCrumb(ctx context.Context) error {
 	const op = "read crumb"
 	resp, body, err := c.do(ctx, http.MethodGet, "/crumbIssuer/", "api/json", nil)
 	if err != nil {
-		return transportError(op, "", err)
+		return transportError(ctx, op, "", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return statusError(op, "", resp, body)
@@ -394,6 +404,9 @@ func (c *Client) refreshCrumb(ctx context.Context) error {
 	}
 	if err := json.Unmarshal([]byte(body), &crumb); err != nil || crumb.Field == "" || crumb.Crumb == "" {
 		return badResponse(op, "", resp, errors.New("no crumb in the answer"))
+	}
+	if len(crumb.Field) > maxCrumb || len(crumb.Crumb) > maxCrumb {
+		return badResponse(op, "", resp, fmt.Errorf("a crumb or crumb field longer than %d bytes", maxCrumb))
 	}
 	c.mu.Lock()
 	c.crumbName, c.crumb = crumb.Field, crumb.Crumb
@@ -421,7 +434,7 @@ func statusError(op, node string, resp *http.Response, body string) error {
 		e.Err = errUnauthorized
 	case resp.StatusCode == http.StatusForbidden:
 		e.Kind = KindForbidden
-		e.Permission = resp.Header.Get("X-Required-Permission")
+		e.Permission = boundedHeader(resp.Header.Get("X-Required-Permission"), maxPermission)
 		if e.Permission == "" && resp.Header.Get("X-You-Are-Authenticated-As") == "anonymous" {
 			e.Err = errors.New("anonymous has no read access: set JENKINS_USER and a token")
 		} else if strings.Contains(body, "No valid crumb") {
@@ -448,13 +461,31 @@ func badResponse(op, node string, resp *http.Response, err error) error {
 	return e
 }
 
-func transportError(op, node string, err error) error {
+// transportError classifies a request that got no complete answer. Any
+// failure once the request's deadline has passed is a timeout: the
+// deadline is what cut it, however the error reads (a cancelled request, a
+// closed connection, a truncated body).
+func transportError(ctx context.Context, op, node string, err error) error {
 	e := &Error{Op: op, Node: node, Kind: KindNetwork, Err: err}
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if pastDeadline(ctx) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		e.Kind = KindTimeout
-	} else if errors.Is(err, errBodyTooLarge) || isDecodeError(err) {
+	} else if errors.Is(err, errBodyTooLarge) || errors.Is(err, errHeadersTooLarge) || isDecodeError(err) {
 		e.Kind = KindBadResponse
+	}
+	return e
+}
+
+// pastDeadline tells whether ctx's deadline (JENKINS_TIMEOUT, or a
+// caller's shorter one) has passed. A cancelled context is not a timeout.
+func pastDeadline(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.DeadlineExceeded)
+}
+
+func timeoutError(ctx context.Context, op, node string, resp *http.Response) error {
+	e := &Error{Op: op, Node: node, Kind: KindTimeout, Err: fmt.Errorf("answer not complete in time: %w", ctx.Err())}
+	if resp != nil {
+		e.Status = resp.StatusCode
 	}
 	return e
 }
@@ -465,7 +496,10 @@ func isDecodeError(err error) bool {
 	return errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxBody)
+var (
+	errBodyTooLarge    = fmt.Errorf("response body larger than %d bytes", maxBody)
+	errHeadersTooLarge = fmt.Errorf("response headers larger than %d bytes", maxHeaderBytes)
+)
 
 // limitBody caps every response body.
 type limitBody struct{ rt http.RoundTripper }
@@ -479,6 +513,11 @@ func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp, err := l.rt.RoundTrip(r)
 	if err != nil {
+		// Go's transport says so only in words. Headers that large are
+		// no answer of Jenkins': a bad response, not a network failure.
+		if strings.Contains(err.Error(), "response headers exceeded") {
+			err = fmt.Errorf("%w: %w", errHeadersTooLarge, err)
+		}
 		return nil, err
 	}
 	resp.Body = &cappedBody{rc: resp.Body, left: maxBody}

@@ -3,6 +3,7 @@ package jenkins
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -300,4 +301,85 @@ func TestCAFileMustHoldCertificates(t *testing.T) {
 	if _, err := New(Options{URL: "https://x", CAPEM: []byte("not pem")}); err == nil {
 		t.Error("accepted a CA file without certificates")
 	}
+}
+
+// TestDeadlineMidBodyIsATimeout: a server that sends its headers at once,
+// then drips the body slower than JENKINS_TIMEOUT allows, is a timeout
+// every time, whether the deadline finds the body being read by the
+// decoder, the transport or gojenkins. Run it with -count=20: the kind
+// used to come out timeout or network by which of two timers fired first.
+func TestDeadlineMidBodyIsATimeout(t *testing.T) {
+	drip := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", "/jenkins/computer/s/")
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusForbidden) // a body gojenkins reads whole
+		}
+		_, _ = w.Write([]byte(`{"computer":[`))
+		w.(http.Flusher).Flush()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+				if _, err := w.Write([]byte(" ")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(drip))
+	t.Cleanup(srv.Close)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	for name, rt := range map[string]http.RoundTripper{
+		"go transport": nil,
+		// One that reports the connection it cut at the deadline as a
+		// truncated body, not as the deadline, as a proxy or another
+		// transport may.
+		"cut body": cutAtDeadline{tr},
+	} {
+		c, err := New(Options{URL: srv.URL + "/jenkins/", User: "watchdog", Token: token, Timeout: 40 * time.Millisecond, Transport: rt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, read := range []ReadStrategy{ReadList, ReadEach} {
+			c.plan.strategy = read
+			c.plan.nodes = []string{"s"}
+			_, err := c.Computers(context.Background())
+			if je := (*Error)(nil); !errors.As(err, &je) || je.Kind != KindTimeout || !errors.Is(err, ErrTimeout) {
+				t.Errorf("%s, read %d: err = %v, want kind timeout", name, read, err)
+			}
+		}
+		err = c.changeOfflineCause(context.Background(), "s", "m")
+		if je := (*Error)(nil); !errors.As(err, &je) || je.Kind != KindTimeout {
+			t.Errorf("%s, POST: err = %v, want kind timeout", name, err)
+		}
+	}
+}
+
+type cutAtDeadline struct{ rt http.RoundTripper }
+
+func (c cutAtDeadline) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(r)
+	if err == nil {
+		resp.Body = cutBody{resp.Body, r.Context()}
+	}
+	return resp, err
+}
+
+type cutBody struct {
+	io.ReadCloser
+	ctx context.Context
+}
+
+func (b cutBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && b.ctx.Err() != nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }

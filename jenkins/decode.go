@@ -27,7 +27,10 @@ import (
 // replaced did (FuzzDecodeMatchesReference holds it to that): member names
 // matched case-insensitively, the last of duplicate members winning, null
 // leaving a field as it was, invalid UTF-8 replaced, and a value of the
-// wrong type refused.
+// wrong type refused. Then the bounds apply (bounds.go): a computer whose
+// name is longer than maxNodeName is left out of a listing, and texts are
+// cut to maxMessage. Strings are cut before they are kept, so a long one
+// costs no allocation.
 
 // errNoList is a list answer without a "computer" array: not Jenkins'
 // /computer/ endpoint, or not allowed to see it.
@@ -42,6 +45,7 @@ type decoder struct {
 	// snapshots the watcher still holds may share them.
 	strs    map[string]string
 	unquote []byte // scratch for strings with escapes or invalid UTF-8
+	cut     []byte // scratch for strings cut to a bound
 }
 
 // decodeOptions mirror encoding/json's leniency (see above).
@@ -54,6 +58,7 @@ func newDecoder() *decoder {
 // rawComputer is one computer object as read, before validation.
 type rawComputer struct {
 	builtIn                bool // _class is the built-in node's
+	longName               bool // the name read last is longer than maxNodeName
 	name, reason, cause    string
 	writer, message        string // from offlineCause.description
 	offline, tempOffline   presence
@@ -140,6 +145,7 @@ func computerField(name string) field {
 // snapshot: every computer but the built-in node, keyed by name.
 func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 	d.dec.Reset(r, decodeOptions...)
+	defer d.shed()
 	raws, err := d.readList()
 	d.raws = raws[:0]
 	if err != nil {
@@ -153,7 +159,8 @@ func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 	}
 	nodes := make(map[string]agent.NodeInfo, n)
 	for i := range raws {
-		if raws[i].builtIn {
+		if raws[i].builtIn || raws[i].longName {
+			// A longer name than maxNodeName is no watched node's.
 			continue
 		}
 		info, err := raws[i].info()
@@ -172,9 +179,13 @@ func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 // computer decodes a /computer/<name>/api/json answer.
 func (d *decoder) computer(r io.Reader) (agent.NodeInfo, error) {
 	d.dec.Reset(r, decodeOptions...)
+	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {
 		return agent.NodeInfo{}, syntaxOrType(err)
+	}
+	if c.longName {
+		return agent.NodeInfo{}, errLongName
 	}
 	// An empty body or null reads as nothing: info refuses it for what
 	// is missing.
@@ -307,7 +318,7 @@ func (d *decoder) readComputerMembers(c *rawComputer) error {
 				c.builtIn = string(class) == builtInClass
 			}
 		case fieldDisplayName:
-			err = d.stringField(&c.name)
+			err = d.nameField(c)
 		case fieldOfflineCauseReason:
 			err = d.stringField(&c.reason)
 		case fieldOffline:
@@ -401,11 +412,35 @@ func (d *decoder) stringBytes() ([]byte, error) {
 	return d.unquote, nil
 }
 
-// stringField reads a string into *dst; null leaves it as it was.
+// stringField reads a string into *dst, cut to maxMessage; null leaves
+// it as it was.
 func (d *decoder) stringField(dst *string) error {
 	b, err := d.stringBytes()
 	if err == nil && b != nil {
+		if len(b) > maxMessage {
+			d.cut = appendBounded(d.cut[:0], b, maxMessage)
+			b = d.cut
+		}
 		*dst = d.intern(b)
+	}
+	return err
+}
+
+// errLongName: a single computer's answer names one longer than any
+// watched node's.
+var errLongName = fmt.Errorf("computer with a name longer than %d bytes", maxNodeName)
+
+// nameField reads displayName; null leaves it as it was. A name longer
+// than maxNodeName is not kept, only marked.
+func (d *decoder) nameField(c *rawComputer) error {
+	b, err := d.stringBytes()
+	switch {
+	case err != nil || b == nil:
+	case len(b) > maxNodeName:
+		c.longName = true
+	default:
+		c.longName = false
+		c.name = d.intern(b)
 	}
 	return err
 }
@@ -473,6 +508,23 @@ func (d *decoder) intern(b []byte) string {
 	s := string(b)
 	d.strs[s] = s
 	return s
+}
+
+// maxKeptBuffer bounds the buffers a decoder keeps from one read to the
+// next. A read's buffers grow only as large as its largest token, or run
+// of spaces, which the JSON decoder holds whole: some kB from Jenkins, but
+// up to maxBody from a hostile answer, which must not stay pinned for the
+// life of the process. Beyond this size they are dropped after the read.
+const maxKeptBuffer = 1 << 20
+
+// shed drops the buffers a read grew past maxKeptBuffer.
+func (d *decoder) shed() {
+	if cap(d.dec.UnreadBuffer()) > maxKeptBuffer {
+		d.dec = jsontext.Decoder{}
+	}
+	if cap(d.unquote) > maxKeptBuffer {
+		d.unquote = nil
+	}
 }
 
 // trim forgets the interned strings when far more are kept than a read

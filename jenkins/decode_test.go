@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
@@ -71,8 +72,8 @@ func (c refComputer) info() (agent.NodeInfo, error) {
 		Name:               c.DisplayName,
 		Offline:            c.Offline.v,
 		TemporarilyOffline: c.TemporarilyOffline.v,
-		CauseClass:         c.OfflineCause.Class,
-		CauseReason:        c.OfflineCauseReason,
+		CauseClass:         refBound(c.OfflineCause.Class),
+		CauseReason:        refBound(c.OfflineCauseReason),
 		Connected:          !c.Offline.v || bool(c.AbsoluteRemotePath),
 		Launchable:         c.LaunchSupported && !c.JnlpAgent,
 		Idle:               c.Idle,
@@ -81,6 +82,19 @@ func (c refComputer) info() (agent.NodeInfo, error) {
 		return agent.NodeInfo{}, fmt.Errorf("computer %q reads temporarilyOffline but not offline", c.DisplayName)
 	}
 	return n, nil
+}
+
+// refBound is the bound on texts (bounds.go), written out another way.
+func refBound(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	for i, r := range s {
+		if i+utf8.RuneLen(r) > maxMessage-len("…") {
+			return s[:i] + "…"
+		}
+	}
+	return s
 }
 
 // refDecode is how gojenkins' requester decoded: one value from a
@@ -104,7 +118,7 @@ func refComputers(b []byte) (map[string]agent.NodeInfo, error) {
 	}
 	nodes := make(map[string]agent.NodeInfo, len(*set.Computer))
 	for _, cj := range *set.Computer {
-		if cj.Class == builtInClass {
+		if cj.Class == builtInClass || len(cj.DisplayName) > maxNodeName {
 			continue
 		}
 		n, err := cj.info()
@@ -123,6 +137,9 @@ func refSingle(b []byte) (agent.NodeInfo, error) {
 	var c refComputer
 	if err := refDecode(b, &c); err != nil {
 		return agent.NodeInfo{}, err
+	}
+	if len(c.DisplayName) > maxNodeName {
+		return agent.NodeInfo{}, errors.New("name too long")
 	}
 	return c.info()
 }
@@ -154,6 +171,12 @@ var decodeSeeds = []string{
 	`{"computer":[{"_class":"hudson.model.Hudson$MasterComputer"},{"_class":"hudson.model.Hudson$MasterComputer","_class":null,"displayName":"m","offline":false,"temporarilyOffline":false}]}`,
 	`{"computer":[{"displayName":"a","offline":true,"temporarilyOffline":true,"offlineCause":"x"}]}`,
 	`{"computer":[1]}`, `{"computer":{}}`, `{"computer":[{"displayName":"a","idle":"true"}]}`,
+	// Over the bounds: a name one byte too long, then one that fits and a
+	// longer one last; texts cut in the middle of a rune, escaped or not.
+	`{"computer":[{"displayName":"` + strings.Repeat("n", maxNodeName+1) + `"},{"displayName":"` + strings.Repeat("n", maxNodeName) + `","offline":true,"temporarilyOffline":true}]}`,
+	`{"computer":[{"displayName":"a","displayName":"` + strings.Repeat("é", maxNodeName) + `","offline":true,"temporarilyOffline":true}]}`,
+	`{"computer":[{"displayName":"` + strings.Repeat("n", maxNodeName+1) + `","displayName":"a","offline":true,"temporarilyOffline":true,"offlineCauseReason":"` + strings.Repeat("é", maxMessage) + `","offlineCause":{"_class":"` + strings.Repeat("\\u00e9x", maxMessage) + `"}}]}`,
+	`{"computer":[{"displayName":"a","offline":true,"temporarilyOffline":true,"offlineCauseReason":"` + strings.Repeat("x", maxMessage) + `"},{"displayName":"b","offline":true,"temporarilyOffline":true,"offlineCauseReason":"` + strings.Repeat("x", maxMessage+1) + `"}]}`,
 }
 
 // FuzzDecodeMatchesReference holds the streaming decoder to the

@@ -9,12 +9,12 @@ import (
 type Kind string
 
 const (
-	KindUnauthorized Kind = "unauthorized" // 401: bad user or token
+	KindUnauthorized Kind = "auth"         // 401: bad user or token
 	KindForbidden    Kind = "forbidden"    // 403: a permission is missing
 	KindNotFound     Kind = "not_found"    // 404: unknown node or wrong URL prefix
 	KindUnavailable  Kind = "unavailable"  // 5xx: starting up or broken
 	KindBadResponse  Kind = "bad_response" // an answer that is not what Jenkins sends
-	KindTimeout      Kind = "timeout"      // no answer within JENKINS_TIMEOUT
+	KindTimeout      Kind = "timeout"      // answer, body included, not complete within JENKINS_TIMEOUT
 	KindNetwork      Kind = "network"      // refused, reset, DNS, TLS
 	KindUnexpected   Kind = "unexpected"   // any other status
 )

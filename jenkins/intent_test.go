@@ -160,7 +160,7 @@ func TestPostRedirectMustPointIntoJenkins(t *testing.T) {
 }
 
 // On a first install the token file appears only once Jenkins runs: until
-// then each poll fails as unauthorized, saying what it waits for; then the
+// then each poll fails as auth, saying what it waits for; then the
 // file is read. A rotated token is read again after Jenkins refuses the
 // old one, without a restart.
 func TestTokenFileIsWaitedForAndReread(t *testing.T) {
@@ -192,7 +192,7 @@ func TestTokenFileIsWaitedForAndReread(t *testing.T) {
 	fake.AddUser("watchdog", "second-token", fakejenkins.PermRead)
 	writeFile(t, file, "second-token\n")
 	if _, err := c.Computers(ctx); !errors.Is(err, ErrUnauthorized) {
-		t.Fatalf("old token after rotation: %v, want unauthorized", err)
+		t.Fatalf("old token after rotation: %v, want auth", err)
 	}
 	if _, err := c.Computers(ctx); err != nil {
 		t.Fatalf("after rotation the file is read again: %v", err)

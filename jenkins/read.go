@@ -33,7 +33,7 @@ import (
 //     controller that restarted between two reads gave some of them from
 //     before the restart, and the poll reads the list instead;
 //   - any other failed read fails the poll, with the kinds the listing has
-//     (401 unauthorized, 403 forbidden, 5xx unavailable, ...), and the
+//     (401 auth, 403 forbidden, 5xx unavailable, ...), and the
 //     reads still in flight are cancelled;
 //   - the built-in node is never managed: watched under its URL name it
 //     reads as missing, as the listing leaves it out.
@@ -257,7 +257,7 @@ func (c *Client) readNode(ctx context.Context, d *decoder, name string) (nodeRea
 	})
 	var r nodeRead
 	if resp != nil {
-		r.session, r.version = resp.Header.Get("X-Jenkins-Session"), resp.Header.Get("X-Jenkins")
+		r.version, r.session = controllerHeaders(resp)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound), err == nil && builtIn:
@@ -285,7 +285,7 @@ func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (age
 	if err != nil {
 		return agent.Snapshot{}, err
 	}
-	if resp.Header.Get("X-Jenkins-Session") != snap.Session || resp.Header.Get("X-Jenkins") != snap.Version {
+	if version, session := controllerHeaders(resp); session != snap.Session || version != snap.Version {
 		return agent.Snapshot{}, errRestartedMidPoll
 	}
 	return snap, nil
@@ -295,12 +295,16 @@ func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (age
 // node, which the listing leaves out, from an agent.
 func (d *decoder) node(r io.Reader) (info agent.NodeInfo, builtIn bool, err error) {
 	d.dec.Reset(r, decodeOptions...)
+	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {
 		return agent.NodeInfo{}, false, syntaxOrType(err)
 	}
 	if c.builtIn {
 		return agent.NodeInfo{}, true, nil
+	}
+	if c.longName {
+		return agent.NodeInfo{}, false, errLongName
 	}
 	info, err = c.info()
 	return info, false, err

@@ -357,7 +357,7 @@ func TestPerNodeErrorsAreTheListingsKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, _, err := l.poll(t, c); !errors.Is(err, ErrUnauthorized) {
-			t.Errorf("%v, want unauthorized", err)
+			t.Errorf("%v, want auth", err)
 		}
 	})
 }

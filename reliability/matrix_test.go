@@ -54,7 +54,7 @@ var faultRows = []faultRow{
 	{name: "HTTP 502 (proxy), every request", inject: fault(fakejenkins.Fault{Kind: fakejenkins.FaultStatus, Status: 502}), listFails: true, kind: "unavailable"},
 	{name: "HTTP 503, Jenkins starting up", inject: func(c *fakejenkins.Controller) { c.SetStarting(true) },
 		clear: func(c *fakejenkins.Controller) { c.SetStarting(false) }, listFails: true, kind: "unavailable"},
-	{name: "HTTP 401, every request", inject: fault(fakejenkins.Fault{Kind: fakejenkins.FaultStatus, Status: 401}), listFails: true, kind: "unauthorized"},
+	{name: "HTTP 401, every request", inject: fault(fakejenkins.Fault{Kind: fakejenkins.FaultStatus, Status: 401}), listFails: true, kind: "auth"},
 	{name: "HTTP 403 Overall/Read, every request", inject: fault(fakejenkins.Fault{Kind: fakejenkins.FaultForbidden}), listFails: true, kind: "forbidden"},
 	{name: "HTML login page with 200, every read", inject: fault(fakejenkins.Fault{Kind: fakejenkins.FaultHTML, Action: "read"}), listFails: true, kind: "bad_response"},
 	{name: "truncated JSON, every read", inject: fault(fakejenkins.Fault{Kind: fakejenkins.FaultTruncatedJSON, Action: "read"}), listFails: true, kind: "bad_response"},

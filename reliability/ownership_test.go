@@ -174,17 +174,16 @@ func TestPersonsReleaseStands(t *testing.T) {
 	if n := e.node(standby1); strings.Contains(n.CauseReason, "hold restored") {
 		t.Errorf("a person's release was undone: %+v", n)
 	}
-	// A controller restart that drops holds is Jenkins', whatever the
-	// release: the hold is written back.
+	// A restart there keeps holds: one released across it is the person's.
 	if err := e.fake.OperatorOffline(standby2, "bob", "cabling"); err != nil {
 		t.Fatal(err)
 	}
 	e.mustPoll()
 	e.fake.Restart()
-	_ = e.fake.OperatorOnline(standby2) // as the affected releases do on restart
+	_ = e.fake.OperatorOnline(standby2)
 	e.mustPoll()
-	if n := e.node(standby2); n.CauseReason != agent.RestoredHoldMessage("bob", "cabling") {
-		t.Errorf("hold dropped across a restart not written back: %+v", n)
+	if n := e.node(standby2); strings.Contains(n.CauseReason, "hold restored") {
+		t.Errorf("a release across a restart that keeps holds was undone: %+v", n)
 	}
 }
 
@@ -213,4 +212,24 @@ func TestRotatingClaimDoesNotBlockFailover(t *testing.T) {
 		t.Errorf("peer_claims_total{abandoned} = %g, want 1", got)
 	}
 	t.Logf("failed over to %s after %d polls (bound %d)", standby2, polls, bound)
+}
+
+// On a release with #26750 a controller restart drops holds of the nodes
+// configured as code: written back.
+func TestHoldDroppedByRestartIsWrittenBack(t *testing.T) {
+	e := newEnv(t, envOptions{version: "2.541.1"})
+	e.mustPoll()
+	if err := e.fake.OperatorOffline(primary, "bob", "kernel panic, do not use"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	e.fake.Restart()
+	if n := e.node(primary); n.TemporarilyOffline {
+		t.Fatalf("the restart kept the hold: %+v", n)
+	}
+	e.mustPoll()
+	if n := e.node(primary); !n.TemporarilyOffline || n.CauseReason != agent.RestoredHoldMessage("bob", "kernel panic, do not use") {
+		t.Errorf("the primary's hold was not written back: %+v", n)
+	}
+	wantNodeState(t, e, primary, agent.Held)
 }

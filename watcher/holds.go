@@ -18,17 +18,17 @@ import (
 // restored (agent.RestoredHoldMessage), so that it reads as a hold, never
 // as the watchdog's own park.
 //
-// A release counts as Jenkins' when
+// On the releases that drop holds (2.482 to 2.555.2; X-Jenkins says which)
+// a release counts as Jenkins' when
 //   - the controller restarted since the hold was seen (X-Jenkins-Session), or
 //   - another watched node lost its temporarily-offline mark in the same
 //     poll without a watchdog releasing it (a reload drops them all), or
-//   - the release drops holds (2.482 to 2.555.2) and the hold is a
-//     person's original one: there a node save can drop one hold alone,
-//     which looks like a person's release. Releasing the restored message
-//     is then taken as the person's own release.
+//   - the hold is a person's original one: a node save can drop one hold
+//     alone, which looks like a person's release. Releasing the restored
+//     message is then taken as the person's own release.
 //
-// Anything else is a person releasing their hold: the node is the
-// watchdog's again. A hold dropped before this watchdog ever saw it (it
+// Anything else, and any release on the other releases, which keep holds,
+// is a person releasing their hold: the node is the watchdog's again. A hold dropped before this watchdog ever saw it (it
 // started after the drop) cannot be known.
 type hold struct {
 	holder   string
@@ -89,15 +89,18 @@ func holdOf(n agent.NodeInfo, session string) hold {
 }
 
 func (w *Watcher) droppedByJenkins(name string, h hold, session, version string, released map[string]bool) bool {
+	if !DropsHolds(version) {
+		return false // holds survive restarts and reloads there: a person released it
+	}
 	if session != "" && h.session != "" && session != h.session {
 		return true // the controller restarted since the hold was seen
 	}
 	for other := range released {
 		if other != name {
-			return true
+			return true // a reload: several marks went at once
 		}
 	}
-	return !h.restored && DropsHolds(version)
+	return !h.restored
 }
 
 // errHoldReleased declines a write-back when the fresh read shows the
@@ -119,6 +122,15 @@ func (w *Watcher) writeBack(ctx context.Context, name string, h hold, snap agent
 		}
 		return nil
 	})
+	result := ResultOK
+	switch {
+	case err != nil:
+		result = ResultError
+	case ch.Outcome == agent.Declined:
+		result = ResultSkipped
+	}
+	// A write-back is a changeOfflineCause like a park: counted with them.
+	w.m.state.countAction(name, ActionPark, result)
 	switch {
 	case err != nil:
 		log.Error("Jenkins dropped a person's hold and writing it back failed; the node is left alone and tried again next poll", "error", err, "kind", errorKind(err))

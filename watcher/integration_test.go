@@ -488,7 +488,7 @@ func TestFailedReadsChangeNothing(t *testing.T) {
 	tests := []failedReadCase{
 		{"401 bad token", func(l *lab) {
 			l.fake.AddUser(testUser, "another-token", fakejenkins.PermRead, fakejenkins.PermDisconnect)
-		}, "unauthorized"},
+		}, "auth"},
 		{"403 no read", func(l *lab) { l.fake.AddUser(testUser, testToken) }, "forbidden"},
 		{"503 starting", func(l *lab) { l.fake.SetStarting(true) }, "unavailable"},
 		{"HTML page", func(l *lab) { l.fake.InjectFault(fakejenkins.Fault{Kind: fakejenkins.FaultHTML}) }, "bad_response"},

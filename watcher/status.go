@@ -25,7 +25,7 @@ type ControllerStatus struct {
 	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
 	LastError   string     `json:"lastError,omitempty"`
 	// LastErrorKind is the kind of LastError as jenkins_errors_total
-	// counts it (unauthorized, forbidden, timeout, ...), so that a client
+	// counts it (auth, forbidden, timeout, ...), so that a client
 	// can tell refused credentials from an unreachable controller.
 	LastErrorKind string `json:"lastErrorKind,omitempty"`
 }
