@@ -11,7 +11,6 @@ package server
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +33,9 @@ type Watcher interface {
 	Live() bool
 	Ready() bool
 	Status() watcher.Status
+	// StatusGeneration moves on whenever Status changes; /status and the
+	// page are rendered once per generation.
+	StatusGeneration() uint64
 }
 
 // Options configure the server.
@@ -98,17 +100,7 @@ func Handler(o Options, draining <-chan struct{}) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", metricsHandler(o))
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		// A state that changes every poll: never from a cache, and never
-		// sniffed into something a browser would run.
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(o.Watcher.Status())
-	})
+	mux.Handle("GET /status", statusJSON(o.Watcher, o.Now, o.Logger))
 	mux.Handle("GET /{$}", statusPage(o.Watcher, o.Now, o.Logger))
 	return mux
 }
