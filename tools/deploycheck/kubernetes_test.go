@@ -244,8 +244,22 @@ func checkWatchdogContainer(t *testing.T, where string, pod corev1.PodSpec, c *c
 	if addr := env["WATCHDOG_LISTEN_ADDR"]; !strings.HasSuffix(addr, fmt.Sprintf(":%d", port)) {
 		t.Errorf("%s: WATCHDOG_LISTEN_ADDR=%q does not listen on the metrics port %d", where, addr, port)
 	}
-	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "metrics" {
-		t.Errorf("%s: livenessProbe must be an HTTP GET of /livez on port metrics", where)
+	// Probes go to the health listener: plain HTTP with no credentials,
+	// whatever the web configuration of the metrics port asks.
+	healthPort := 0
+	for _, p := range c.Ports {
+		if p.Name == "health" {
+			healthPort = int(p.ContainerPort)
+		}
+	}
+	if healthPort != metricsHealthPort {
+		t.Errorf("%s: container port named health is %d, want %d", where, healthPort, metricsHealthPort)
+	}
+	if addr := env["WATCHDOG_HEALTH_ADDR"]; !strings.HasSuffix(addr, fmt.Sprintf(":%d", healthPort)) {
+		t.Errorf("%s: WATCHDOG_HEALTH_ADDR=%q does not listen on the health port %d", where, addr, healthPort)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "health" {
+		t.Errorf("%s: livenessProbe must be an HTTP GET of /livez on port health", where)
 	}
 	// A pod is Ready only when every container is: a readiness probe on the
 	// watchdog would take Jenkins out of its own Service whenever the
