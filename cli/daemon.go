@@ -53,22 +53,34 @@ func runDaemon(ctx context.Context, e Env, args []string) error {
 		JenkinsURL: cfg.JenkinsURL.String(), StallAfter: 3*cfg.Interval + pollTimeout,
 		Params: Params(cfg, instance),
 	})
-	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, WebConfigFile: cfg.WebConfigFile,
+	srv, err := server.Listen(server.Options{Addr: cfg.ListenAddr, HealthAddr: cfg.HealthAddr, WebConfigFile: cfg.WebConfigFile,
 		Gatherer: prometheus.Gatherers{reg, stateReg}, Text: &server.TextMetrics{Rest: reg, Write: metrics.WriteText},
 		Watcher: w, Logger: log})
 	if err != nil {
 		// Only the listen itself fails here: a busy port or an address
 		// this host does not have is a configuration mistake.
-		return &usageError{fmt.Errorf("WATCHDOG_LISTEN_ADDR %q: %w (another process may hold it: stop it or choose another address)",
-			cfg.ListenAddr, err)}
+		name, addr := "WATCHDOG_LISTEN_ADDR", cfg.ListenAddr
+		if le := (*server.ListenError)(nil); errors.As(err, &le) && le.Health {
+			name, addr = "WATCHDOG_HEALTH_ADDR", cfg.HealthAddr
+		}
+		return &usageError{fmt.Errorf("%s %q: %w (another process may hold it: stop it or choose another address)", name, addr, err)}
 	}
 	if web, err := server.ReadWebSettings(cfg.WebConfigFile); err == nil && web.BasicAuth {
-		log.Info("basic_auth_users is set: every path asks for credentials, health endpoints included; probes must send them",
-			"web_config", cfg.WebConfigFile)
+		if cfg.HealthAddr == "" {
+			log.Info("basic_auth_users is set: every path asks for credentials, health endpoints included; probes must send them (or set WATCHDOG_HEALTH_ADDR)",
+				"web_config", cfg.WebConfigFile)
+		} else {
+			log.Info("basic_auth_users is set: every path of the main listener asks for credentials; the health listener asks none",
+				"web_config", cfg.WebConfigFile, "health", srv.HealthAddr().String())
+		}
 	}
-	log.Info("starting", "version", e.Version, "jenkins", cfg.JenkinsURL.String(), "user", cfg.JenkinsUser,
+	attrs := []any{"version", e.Version, "jenkins", cfg.JenkinsURL.String(), "user", cfg.JenkinsUser,
 		"groups", len(cfg.Groups), "schedule", cfg.Schedule, "instance", instance, "failback", cfg.Failback, "dry_run", cfg.DryRun,
-		"listen", srv.Addr().String())
+		"listen", srv.Addr().String()}
+	if a := srv.HealthAddr(); a != nil {
+		attrs = append(attrs, "health", a.String())
+	}
+	log.Info("starting", attrs...)
 	err = serveAndWatch(ctx, srv, func(ctx context.Context) error { return w.Run(ctx, cfg.Cron, pollTimeout) })
 	logStopped(ctx, log, err)
 	return err

@@ -111,6 +111,26 @@ func TestBusyListenAddressExitsTwoNamingTheVariable(t *testing.T) {
 	}
 }
 
+// A busy health address is the same mistake, named by its own variable;
+// the main listener, bound first, is let go.
+func TestBusyHealthAddressExitsTwoNamingTheVariable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, _, errOut := run(t, ctx, []string{"JENKINS_URL=http://127.0.0.1:1", "WATCHDOG_LISTEN_ADDR=127.0.0.1:0", "WATCHDOG_HEALTH_ADDR=" + addr})
+	if code != ExitUsage || !strings.Contains(errOut, "WATCHDOG_HEALTH_ADDR "+strconv.Quote(addr)) || strings.Contains(errOut, "WATCHDOG_LISTEN_ADDR \"") {
+		t.Errorf("exit %d, stderr %q; want %d naming WATCHDOG_HEALTH_ADDR and %s", code, errOut, ExitUsage, addr)
+	}
+	if ctx.Err() != nil {
+		t.Error("a busy address did not stop the daemon at once")
+	}
+}
+
 // -h lists every endpoint the server serves, the status page included,
 // and every exit code.
 func TestHelpListsEveryEndpointAndExitCode(t *testing.T) {

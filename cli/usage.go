@@ -34,6 +34,8 @@ Environment:
 	for _, ep := range server.Endpoints {
 		fmt.Fprintf(w, "  %-10s %s\n", ep.Path, ep.What)
 	}
+	fmt.Fprint(w, "With WATCHDOG_HEALTH_ADDR set, /livez, /healthz and /readyz are also served there,\n"+
+		"in plain HTTP with no authentication, for probes.\n")
 	fmt.Fprint(w, "\nExit codes:\n")
 	for _, c := range ExitCodes {
 		fmt.Fprintf(w, "  %d  %s\n", c.Code, c.Meaning)

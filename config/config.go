@@ -104,6 +104,9 @@ type Config struct {
 
 	ListenAddr    string
 	WebConfigFile string // exporter-toolkit web configuration: TLS, client certificates, basic auth
+	// HealthAddr, when set, serves the health endpoints again on a plain
+	// HTTP listener of their own, with no authentication.
+	HealthAddr string
 
 	LogLevel  slog.Level
 	LogFormat string
@@ -132,7 +135,8 @@ type rawConfig struct {
 	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"weekly window for automatic failback, [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"; syntax in docs/decisions.md); outside it the group waits in failback_pending; empty means any time"`
 
 	ListenAddr    string `env:"WATCHDOG_LISTEN_ADDR" envDefault:":9723" help:"HTTP address for the status page, /metrics, /status and health"`
-	WebConfigFile string `env:"WATCHDOG_WEB_CONFIG_FILE" help:"Prometheus exporter-toolkit web configuration file (TLS, client certificates, bcrypt basic_auth_users); applies to every path, re-read on each request; unset serves plain HTTP with no authentication"`
+	WebConfigFile string `env:"WATCHDOG_WEB_CONFIG_FILE" help:"Prometheus exporter-toolkit web configuration file (TLS, client certificates, bcrypt basic_auth_users); applies to every path of WATCHDOG_LISTEN_ADDR, re-read on each request; unset serves plain HTTP with no authentication"`
+	HealthAddr    string `env:"WATCHDOG_HEALTH_ADDR" help:"second HTTP address (such as :9724) that serves /livez, /healthz and /readyz only, in plain HTTP with no authentication whatever WATCHDOG_WEB_CONFIG_FILE says, for probes; empty serves them on WATCHDOG_LISTEN_ADDR only"`
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
 	LogFormat     string `env:"LOG_FORMAT" envDefault:"json" help:"json or text"`
 }
@@ -235,6 +239,8 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	if _, _, err := net.SplitHostPort(raw.ListenAddr); err != nil {
 		add(varErr("WATCHDOG_LISTEN_ADDR", "%q: want host:port or :port", raw.ListenAddr))
 	}
+	c.HealthAddr, err = checkHealthAddr(raw.HealthAddr, raw.ListenAddr)
+	add(err)
 	c.WebConfigFile, err = checkWebConfig(raw.WebConfigFile, readFile)
 	add(err)
 	if err := c.LogLevel.UnmarshalText([]byte(raw.LogLevel)); err != nil {
@@ -345,6 +351,27 @@ func ParseTokenFile(b []byte) (Secret, error) {
 		return Secret{}, errors.New("holds more than one line")
 	}
 	return NewSecret(tok), nil
+}
+
+// checkHealthAddr validates the health listener's address: empty, or a
+// host:port other than the main listener's.
+func checkHealthAddr(addr, listen string) (string, error) {
+	const name = "WATCHDOG_HEALTH_ADDR"
+	if addr == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", varErr(name, "%q: want host:port or :port, such as :9724", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", varErr(name, "%q: the port must be a number from 0 to 65535", addr)
+	}
+	if lhost, lport, err := net.SplitHostPort(listen); err == nil && lport == port && lport != "0" &&
+		(host == lhost || host == "" || lhost == "") {
+		return "", varErr(name, "%q: the same port as WATCHDOG_LISTEN_ADDR %q; give the health endpoints a port of their own", addr, listen)
+	}
+	return addr, nil
 }
 
 // checkWebConfig validates the web configuration file the way the server

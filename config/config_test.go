@@ -32,11 +32,25 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.JenkinsTimeout != 10*time.Second || c.Schedule != "@every 10s" || c.FailoverAfter != 2 ||
 		c.FailbackAfter != 6 || c.StandbyWait != 3 || c.Failback != FailbackAuto || c.DryRun ||
-		c.ListenAddr != ":9723" || c.LogFormat != "json" || c.LogLevel.String() != "INFO" {
+		c.ListenAddr != ":9723" || c.HealthAddr != "" || c.LogFormat != "json" || c.LogLevel.String() != "INFO" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if len(c.Groups) != 1 || c.Groups[0].Primary != "slave01" || strings.Join(c.Groups[0].Standbys, ",") != "slave02" {
 		t.Errorf("default groups: %+v", c.Groups)
+	}
+}
+
+// The health listener is optional; set, it must be an address of its own.
+func TestLoadHealthAddr(t *testing.T) {
+	for _, addr := range []string{":9724", "127.0.0.1:9724", "[::1]:9724", "127.0.0.1:0"} {
+		c, err := Load([]string{"JENKINS_URL=http://j:8080", "WATCHDOG_HEALTH_ADDR=" + addr}, files(nil))
+		if err != nil || c.HealthAddr != addr {
+			t.Errorf("WATCHDOG_HEALTH_ADDR=%s: %v, %+v", addr, err, c)
+		}
+	}
+	// Other hosts on the same port are for the bind to judge.
+	if _, err := Load([]string{"JENKINS_URL=http://j:8080", "WATCHDOG_LISTEN_ADDR=127.0.0.1:9723", "WATCHDOG_HEALTH_ADDR=127.0.0.2:9723"}, files(nil)); err != nil {
+		t.Errorf("two hosts, one port: %v", err)
 	}
 }
 
@@ -99,6 +113,11 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "WATCHDOG_FAILBACK_WINDOW=mon-fri"), "WATCHDOG_FAILBACK_WINDOW: \"mon-fri\" has no time range"},
 		{append(base, "WATCHDOG_DRY_RUN=maybe"), "WATCHDOG_DRY_RUN"},
 		{append(base, "WATCHDOG_LISTEN_ADDR=9723"), "WATCHDOG_LISTEN_ADDR"},
+		{append(base, "WATCHDOG_HEALTH_ADDR=9724"), "WATCHDOG_HEALTH_ADDR: \"9724\": want host:port"},
+		{append(base, "WATCHDOG_HEALTH_ADDR=:health"), "WATCHDOG_HEALTH_ADDR: \":health\": the port must be a number"},
+		{append(base, "WATCHDOG_HEALTH_ADDR=:70000"), "WATCHDOG_HEALTH_ADDR"},
+		{append(base, "WATCHDOG_HEALTH_ADDR=:9723"), "WATCHDOG_HEALTH_ADDR: \":9723\": the same port as WATCHDOG_LISTEN_ADDR"},
+		{append(base, "WATCHDOG_LISTEN_ADDR=127.0.0.1:9000", "WATCHDOG_HEALTH_ADDR=127.0.0.1:9000"), "WATCHDOG_HEALTH_ADDR"},
 		{append(base, "WATCHDOG_WEB_CONFIG_FILE=/nope"), "WATCHDOG_WEB_CONFIG_FILE: cannot read \"/nope\""},
 		{append(base, "LOG_LEVEL=loud"), "LOG_LEVEL"},
 		{append(base, "LOG_FORMAT=xml"), "LOG_FORMAT"},

@@ -225,9 +225,10 @@ func TestPanicInOnePollIsRecovered(t *testing.T) {
 
 type stubWatcher struct{}
 
-func (stubWatcher) Live() bool             { return true }
-func (stubWatcher) Ready() bool            { return true }
-func (stubWatcher) Status() watcher.Status { return watcher.Status{} }
+func (stubWatcher) Live() bool               { return true }
+func (stubWatcher) Ready() bool              { return true }
+func (stubWatcher) Status() watcher.Status   { return watcher.Status{} }
+func (stubWatcher) StatusGeneration() uint64 { return 0 }
 
 // A client that sends its request headers slowly (never finishes them)
 // is cut off by the server's ReadHeaderTimeout, while other clients are

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -92,19 +93,29 @@ func statusPage(w Watcher, now func() time.Time, log *slog.Logger) http.Handler 
 		"join":    func(s []string) string { return strings.Join(s, ", ") },
 		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"ago":     func(t time.Time) string { return humanDuration(now().Sub(t)) + " ago" },
-		"since":   func(t time.Time) string { return humanDuration(now().Sub(t)) },
+		"ago":     func(now, t time.Time) string { return humanDuration(now.Sub(t)) + " ago" },
+		"since":   func(now, t time.Time) string { return humanDuration(now.Sub(t)) },
 	}).Parse(pageHTML))
 
-	return http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		st := w.Status()
-		d := pageData{Title: pageTitle(st), CSS: template.CSS(pageCSS), RefreshSeconds: refreshSeconds, Now: now(), Status: st}
+	// The page says how long ago things happened; a browser shows it for
+	// refreshSeconds anyway, so a rendering that old is rendered again
+	// even with no poll in between (polls that stopped show as such).
+	cache := &renderCache{maxAge: refreshSeconds * time.Second, render: func(st watcher.Status, now time.Time) ([]byte, error) {
+		d := pageData{Title: pageTitle(st), CSS: template.CSS(pageCSS), RefreshSeconds: refreshSeconds, Now: now, Status: st}
 		for i := len(st.Transitions) - 1; i >= 0 && len(d.Transitions) < maxTransitions; i-- {
 			d.Transitions = append(d.Transitions, st.Transitions[i])
 		}
 		// Render first: a template error must not leave half a page behind a 200.
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, d); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}}
+
+	return http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		body, err := cache.get(w, now())
+		if err != nil {
 			log.Error("rendering the status page", "err", err)
 			http.Error(rw, "cannot render the status page\n", http.StatusInternalServerError)
 			return
@@ -118,7 +129,8 @@ func statusPage(w Watcher, now func() time.Time, log *slog.Logger) http.Handler 
 		if h.Get("Content-Security-Policy") == "" {
 			h.Set("Content-Security-Policy", pageCSP)
 		}
-		_, _ = rw.Write(buf.Bytes())
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = rw.Write(body)
 	})
 }
 

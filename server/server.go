@@ -5,13 +5,15 @@
 // exporter-toolkit web configuration file, the format node_exporter and
 // pushgateway read, served through the toolkit itself. The toolkit applies
 // that file to every request, health endpoints included: it has no way to
-// leave a path out (see docs/http.md, "TLS and authentication").
+// leave a path out (see docs/http.md, "TLS and authentication"). A health
+// listener of its own (Options.HealthAddr) serves the health endpoints
+// again, in plain HTTP with no authentication, so that probes never wait
+// behind a bcrypt check or need credentials.
 package server
 
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,11 +36,18 @@ type Watcher interface {
 	Live() bool
 	Ready() bool
 	Status() watcher.Status
+	// StatusGeneration moves on whenever Status changes; /status and the
+	// page are rendered once per generation.
+	StatusGeneration() uint64
 }
 
 // Options configure the server.
 type Options struct {
 	Addr string
+	// HealthAddr, when set, is a second address that serves /livez,
+	// /healthz and /readyz only, in plain HTTP with no authentication:
+	// the web configuration applies to Addr alone.
+	HealthAddr string
 	// WebConfigFile is an exporter-toolkit web configuration file (TLS,
 	// client certificates, basic_auth_users). Empty serves plain HTTP
 	// with no authentication.
@@ -61,9 +70,21 @@ type Options struct {
 type Server struct {
 	srv      *http.Server
 	ln       net.Listener
+	health   *http.Server // nil without Options.HealthAddr
+	healthLn net.Listener
 	opts     Options
 	draining chan struct{}
 }
+
+// ListenError is a failed bind; Health says it is Options.HealthAddr's.
+type ListenError struct {
+	Addr   string
+	Health bool
+	Err    error
+}
+
+func (e *ListenError) Error() string { return e.Err.Error() }
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // Handler builds the routes. Authentication and TLS are not its business:
 // the toolkit wraps whatever it returns.
@@ -75,41 +96,45 @@ func Handler(o Options, draining <-chan struct{}) http.Handler {
 		o.Now = time.Now
 	}
 	mux := http.NewServeMux()
-	live := func(w http.ResponseWriter, _ *http.Request) {
-		if !o.Watcher.Live() {
-			http.Error(w, "poll loop stalled\n", http.StatusServiceUnavailable)
+	healthRoutes(mux, o.Watcher, draining)
+	mux.Handle("GET /metrics", metricsHandler(o))
+	mux.Handle("GET /status", statusJSON(o.Watcher, o.Now, o.Logger))
+	mux.Handle("GET /{$}", statusPage(o.Watcher, o.Now, o.Logger))
+	return mux
+}
+
+// healthRoutes registers the health endpoints, on the main listener and
+// on the health listener alike.
+func healthRoutes(mux *http.ServeMux, w Watcher, draining <-chan struct{}) {
+	live := func(rw http.ResponseWriter, _ *http.Request) {
+		if !w.Live() {
+			http.Error(rw, "poll loop stalled\n", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = rw.Write([]byte("ok\n"))
 	}
 	mux.HandleFunc("GET /livez", live)
 	mux.HandleFunc("GET /healthz", live)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
 		select {
 		case <-draining:
-			http.Error(w, "shutting down\n", http.StatusServiceUnavailable)
+			http.Error(rw, "shutting down\n", http.StatusServiceUnavailable)
 			return
 		default:
 		}
-		if !o.Watcher.Ready() {
-			http.Error(w, "last poll of Jenkins failed\n", http.StatusServiceUnavailable)
+		if !w.Ready() {
+			http.Error(rw, "last poll of Jenkins failed\n", http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = rw.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", metricsHandler(o))
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		// A state that changes every poll: never from a cache, and never
-		// sniffed into something a browser would run.
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(o.Watcher.Status())
-	})
-	mux.Handle("GET /{$}", statusPage(o.Watcher, o.Now, o.Logger))
+}
+
+// healthHandler serves the health endpoints alone, as the health listener
+// does.
+func healthHandler(w Watcher, draining <-chan struct{}) http.Handler {
+	mux := http.NewServeMux()
+	healthRoutes(mux, w, draining)
 	return mux
 }
 
@@ -121,30 +146,79 @@ func Listen(o Options) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return nil, err
+		return nil, &ListenError{Addr: o.Addr, Err: err}
 	}
 	s := &Server{ln: ln, opts: o, draining: make(chan struct{})}
-	s.srv = &http.Server{
-		Handler: Handler(o, s.draining),
+	s.srv = newHTTPServer(Handler(o, s.draining), o.Logger)
+	if o.HealthAddr != "" {
+		if s.healthLn, err = net.Listen("tcp", o.HealthAddr); err != nil {
+			_ = ln.Close()
+			return nil, &ListenError{Addr: o.HealthAddr, Health: true, Err: err}
+		}
+		s.health = newHTTPServer(healthHandler(o.Watcher, s.draining), o.Logger)
+	}
+	return s, nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: h,
 		// A slow or stuck client must not hold a connection forever.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return s, nil
 }
 
 // Addr is the bound address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// HealthAddr is the health listener's bound address, nil without one.
+func (s *Server) HealthAddr() net.Addr {
+	if s.healthLn == nil {
+		return nil
+	}
+	return s.healthLn.Addr()
+}
+
 // Serve serves until Shutdown; it returns nil after a clean shutdown. The
 // toolkit reads the web configuration file on every request and every TLS
 // handshake, so changed users, passwords and certificates take effect
-// without a restart.
+// without a restart. If either listener fails, both are closed and Serve
+// returns the error.
 func (s *Server) Serve() error {
+	errc := make(chan error, 2)
+	n := 1
+	go func() { errc <- s.serveMain() }()
+	if s.health != nil {
+		n++
+		go func() {
+			err := s.health.Serve(s.healthLn)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+	}
+	var errs []error
+	for range n {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+			// One listener down: the other must not serve on alone,
+			// the caller stops the watchdog.
+			_ = s.srv.Close()
+			if s.health != nil {
+				_ = s.health.Close()
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) serveMain() error {
 	addrs := []string{s.ln.Addr().String()}
 	systemd := false
 	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &s.opts.WebConfigFile}
@@ -163,7 +237,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		close(s.draining)
 	}
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	if s.health != nil {
+		err = errors.Join(err, s.health.Shutdown(ctx))
+	}
+	return err
 }
 
 // TextMetrics splits the metrics for the text format: a thousand agents

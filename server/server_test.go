@@ -16,11 +16,24 @@ type stubWatcher struct {
 	live, ready atomic.Bool
 	mu          sync.Mutex
 	status      watcher.Status
+	gen         atomic.Uint64
+	reads       atomic.Int64 // calls of Status: one per rendering
 }
+
+// setStatus changes the status as a poll would.
+func (s *stubWatcher) setStatus(st watcher.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = st
+	s.gen.Add(1)
+}
+
+func (s *stubWatcher) StatusGeneration() uint64 { return s.gen.Load() }
 
 func (s *stubWatcher) Live() bool  { return s.live.Load() }
 func (s *stubWatcher) Ready() bool { return s.ready.Load() }
 func (s *stubWatcher) Status() watcher.Status {
+	s.reads.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.status

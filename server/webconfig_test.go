@@ -348,3 +348,66 @@ func TestReadWebSettings(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// The health listener serves the health endpoints alone, in plain HTTP
+// with no credentials, while the main listener asks for them on every
+// path: probes never wait behind a bcrypt check.
+func TestHealthListenerNeedsNoCredentials(t *testing.T) {
+	dir := t.TempDir()
+	serverCA := tlsServerFiles(t, dir)
+	cfg := filepath.Join(dir, "web.yml")
+	writeFile(t, cfg, fmt.Appendf(nil, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prom: %s\n", hash(t, "right-pw")))
+	w := &stubWatcher{}
+	w.live.Store(true)
+	w.ready.Store(true)
+	srv, err := Listen(Options{Addr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", WebConfigFile: cfg, Gatherer: prometheus.NewRegistry(), Watcher: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+
+	main := newClient(t, "https://"+srv.Addr().String(), serverCA.pool())
+	health := newClient(t, "http://"+srv.HealthAddr().String(), nil)
+	for _, path := range []string{"/livez", "/healthz", "/readyz"} {
+		health.want(path, http.StatusOK)
+		main.want(path, http.StatusUnauthorized)
+		main.want(path, http.StatusOK, "prom", "right-pw")
+	}
+	// Nothing else there: metrics and the view stay behind the web
+	// configuration.
+	for _, path := range []string{"/metrics", "/status", "/"} {
+		health.want(path, http.StatusNotFound)
+	}
+	w.ready.Store(false)
+	health.want("/readyz", http.StatusServiceUnavailable)
+	health.want("/livez", http.StatusOK)
+	w.ready.Store(true)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := health.get("/livez"); err == nil {
+		t.Error("the health listener still answers after Shutdown")
+	}
+}
+
+// A health address that cannot be bound is an error that says so, and
+// leaves the main address free again.
+func TestBusyHealthAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = Listen(Options{Addr: "127.0.0.1:0", HealthAddr: ln.Addr().String(), Gatherer: prometheus.NewRegistry(), Watcher: &stubWatcher{}})
+	var le *ListenError
+	if !errors.As(err, &le) || !le.Health || le.Addr != ln.Addr().String() {
+		t.Fatalf("Listen with a busy health address: %v, want a *ListenError for the health address", err)
+	}
+}

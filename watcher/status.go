@@ -70,6 +70,11 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// StatusGeneration tells whether Status changed: it moves on after every
+// change Status would show, and stays put between polls. Read it before
+// Status, so that a Status kept under it is never older than it.
+func (w *Watcher) StatusGeneration() uint64 { return w.gen.Load() }
+
 // Status returns a copy of the current view.
 func (w *Watcher) Status() Status {
 	w.mu.Lock()

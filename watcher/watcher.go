@@ -55,6 +55,9 @@ type Watcher struct {
 	// both are the poll's own, under pollMu.
 	holds    map[string]hold
 	released map[string]bool
+	// gen moves on after every change Status would show, so that a
+	// reader can keep what it made of one Status until gen moves.
+	gen atomic.Uint64
 
 	mu          sync.Mutex // guards everything below
 	states      map[string]GroupState
@@ -171,6 +174,7 @@ func (w *Watcher) Poll(ctx context.Context) (err error) {
 	w.mu.Lock()
 	w.lastStart = start
 	w.mu.Unlock()
+	w.gen.Add(1)
 	defer func() {
 		if r := recover(); r != nil {
 			w.m.panics.Inc()
@@ -212,6 +216,7 @@ func (w *Watcher) pollFailed(err error, kind string) {
 	streak := w.failStreak
 	w.lastErr, w.lastErrKind = err.Error(), kind
 	w.mu.Unlock()
+	w.gen.Add(1)
 	// Log when the failure starts or changes, then every 30 polls, so a
 	// long outage is visible without flooding the log.
 	if changed || streak%30 == 0 {
@@ -253,6 +258,7 @@ func (w *Watcher) pollSucceeded(snap agent.Snapshot) {
 	w.watchStandbysLocked(snap.Nodes, now)
 	w.mu.Unlock()
 	w.ready.Store(true)
+	w.gen.Add(1)
 	w.m.jenkinsUp.Set(1)
 	w.m.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
 	w.m.polls.WithLabelValues("ok").Inc()
@@ -326,6 +332,7 @@ func (w *Watcher) commit(g config.Group, prev, next GroupState) {
 	name := g.Name()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.gen.Add(1)
 	w.states[name] = next
 	if prev.Phase != next.Phase || w.since[name].IsZero() {
 		w.since[name] = now

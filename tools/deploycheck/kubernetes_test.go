@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -244,8 +245,22 @@ func checkWatchdogContainer(t *testing.T, where string, pod corev1.PodSpec, c *c
 	if addr := env["WATCHDOG_LISTEN_ADDR"]; !strings.HasSuffix(addr, fmt.Sprintf(":%d", port)) {
 		t.Errorf("%s: WATCHDOG_LISTEN_ADDR=%q does not listen on the metrics port %d", where, addr, port)
 	}
-	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "metrics" {
-		t.Errorf("%s: livenessProbe must be an HTTP GET of /livez on port metrics", where)
+	// Probes go to the health listener: plain HTTP with no credentials,
+	// whatever the web configuration of the metrics port asks.
+	healthPort := 0
+	for _, p := range c.Ports {
+		if p.Name == "health" {
+			healthPort = int(p.ContainerPort)
+		}
+	}
+	if healthPort != metricsHealthPort {
+		t.Errorf("%s: container port named health is %d, want %d", where, healthPort, metricsHealthPort)
+	}
+	if addr := env["WATCHDOG_HEALTH_ADDR"]; !strings.HasSuffix(addr, fmt.Sprintf(":%d", healthPort)) {
+		t.Errorf("%s: WATCHDOG_HEALTH_ADDR=%q does not listen on the health port %d", where, addr, healthPort)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "health" {
+		t.Errorf("%s: livenessProbe must be an HTTP GET of /livez on port health", where)
 	}
 	// A pod is Ready only when every container is: a readiness probe on the
 	// watchdog would take Jenkins out of its own Service whenever the
@@ -263,6 +278,35 @@ func checkWatchdogContainer(t *testing.T, where string, pod corev1.PodSpec, c *c
 	if lim.Memory().Cmp(*req.Memory()) < 0 {
 		t.Errorf("%s: memory limit below the request", where)
 	}
+	// GOMEMLIMIT counts only what the Go runtime holds, not the binary's
+	// resident pages: set to the whole limit, the process would pass the
+	// limit before the collector tries hard (docs/bounds.md).
+	if gml, err := goMemLimit(env["GOMEMLIMIT"]); err != nil {
+		t.Errorf("%s: GOMEMLIMIT: %v", where, err)
+	} else if l := lim.Memory().Value(); gml*100 < l*80 || gml*100 > l*90 {
+		t.Errorf("%s: GOMEMLIMIT=%s is %d%% of the memory limit %s, want 80 to 90%%", where, env["GOMEMLIMIT"], gml*100/l, lim.Memory())
+	}
+}
+
+// goMemLimit reads a GOMEMLIMIT value as the Go runtime does: a number of
+// bytes with an optional unit B, KiB, MiB, GiB or TiB.
+func goMemLimit(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q: want a plain value such as 80MiB", v)
+	}
+	return n * mult, nil
 }
 
 func TestKustomizeBaseNativeSidecar(t *testing.T) {

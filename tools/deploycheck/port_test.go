@@ -15,6 +15,10 @@ import (
 // against the daemon and the image.
 const metricsPort = 9723
 
+// metricsHealthPort is where the deployment files serve the health
+// endpoints alone (WATCHDOG_HEALTH_ADDR), for the kubelet's probes.
+const metricsHealthPort = 9724
+
 // TestMetricsPortAgrees checks that the daemon's default listen address, the
 // image and the compose lab use metricsPort, so that changing the port is
 // one change the tests walk you through.
