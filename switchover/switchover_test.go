@@ -2,6 +2,7 @@ package switchover_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -217,6 +218,47 @@ func TestMaintenanceStartWithNoUsableStandby(t *testing.T) {
 	for _, r := range l.Fake.Requests() {
 		if r.Method == http.MethodPost && !strings.Contains(r.Path, "/computer/ok/") {
 			t.Errorf("a change was sent outside group ok: %+v", r)
+		}
+	}
+}
+
+// A primary that carries the watchdog's park tag was never taken offline
+// by maintenance start (its message never carries that tag) nor by the
+// daemon (which never changes a primary): something is wrong, and
+// maintenance end leaves it offline and says so, even with --force, which
+// stands for a person's own message only. Nothing is sent to it.
+func TestMaintenanceEndForceLeavesAPrimaryWithTheParkTag(t *testing.T) {
+	messages := map[string]string{
+		"parked":  agent.ParkMessage("standby"),
+		"claimed": agent.ClaimMessage("lab-1", "parked"),
+		"both":    agent.MaintenanceMessage("kernel upgrade") + " " + agent.ParkTag,
+	}
+	for _, force := range []bool{true, false} {
+		for name, msg := range messages {
+			t.Run(fmt.Sprintf("%s force=%t", name, force), func(t *testing.T) {
+				l := testlab.Start(t, testlab.Options{Pairs: name + ":" + name + "-b"})
+				if err := l.Fake.OperatorOffline(name, "bob", msg); err != nil {
+					t.Fatal(err)
+				}
+				client, err := l.NewClient(testlab.ClientOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := l.Node(t, name)
+				res := switchover.End(context.Background(), client, l.Groups, force)
+				want := fmt.Sprintf("primary %s left offline: it carries the watchdog's park tag, which the watchdog never sets on a primary (%q); check it in Jenkins", name, before.CauseReason)
+				if res[0].Done || res[0].Err == nil || res[0].Err.Error() != want {
+					t.Errorf("end: done %t, error %v\nwant error %s", res[0].Done, res[0].Err, want)
+				}
+				if n := l.Node(t, name); n != before {
+					t.Errorf("primary changed: %+v, was %+v", n, before)
+				}
+				for _, r := range l.Fake.Requests() {
+					if r.Method == http.MethodPost {
+						t.Errorf("a change was sent: %+v", r)
+					}
+				}
+			})
 		}
 	}
 }
