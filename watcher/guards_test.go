@@ -544,3 +544,21 @@ func TestPeerClaimWaitIsKeptAcrossPolls(t *testing.T) {
 		t.Errorf("after %d polls the peer's claim was not taken over: claimed by %q", wait, owner)
 	}
 }
+
+// After a change to a node fails or is declined, nothing else is asked of
+// that node in the same poll: a toggle declined because a peer's claim
+// now stands on the standby is not followed by its launch.
+func TestNoFurtherChangeToANodeAfterOneFailed(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", fastParams)
+	l.poll()
+	l.must(l.fake.KillAgent("slave02")) // parked, channel down: a launch would be sent
+	l.must(l.fake.OperatorOffline("slave02", guardUser, agent.ClaimMessage(peerInstance, "slave01")))
+	l.fake.ResetRequests()
+	res := l.w.act(context.Background(), l.groups[0], []Action{{Kind: ActionOnline, Node: "slave02"}, {Kind: ActionLaunch, Node: "slave02"}})
+	if res[0].achieved || res[1].achieved || res[1].result != ResultSkipped {
+		t.Errorf("results %+v, want the toggle declined and the launch skipped", res)
+	}
+	for _, r := range l.posts("slave02") {
+		t.Errorf("sent %s to slave02 after its toggle was declined", r.Action)
+	}
+}
