@@ -562,3 +562,24 @@ func TestNoFurtherChangeToANodeAfterOneFailed(t *testing.T) {
 		t.Errorf("sent %s to slave02 after its toggle was declined", r.Action)
 	}
 }
+
+// A claim whose message ends right after the instance (a person can write
+// any text, tags included) is read as that instance's claim, without the
+// poll failing: the standby is left to it.
+func TestClaimEndingAtTheInstanceIsRead(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", fastParams)
+	l.pollUntil(PhaseNormal, 1)
+	l.must(l.fake.KillAgent("slave01"))
+	l.must(l.fake.OperatorOffline("slave02", guardUser, agent.ParkTag+" standby claimed by "+peerInstance))
+	l.fake.ResetRequests()
+	l.poll()
+	if st := l.state(); st.PeerClaim != peerInstance {
+		t.Errorf("state %+v, want waiting for %s", st, peerInstance)
+	}
+	if got := testutil.ToFloat64(l.w.m.panics); got != 0 {
+		t.Errorf("%g polls panicked", got)
+	}
+	for _, r := range l.posts("slave02") {
+		t.Errorf("sent %s to slave02 claimed by %s", r.Action, peerInstance)
+	}
+}
