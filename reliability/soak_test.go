@@ -19,7 +19,7 @@ import (
 
 var (
 	soakDuration = flag.Duration("soak.duration", 0, "how long TestSoak runs (default 20s, 3s with -short; env WATCHDOG_SOAK_DURATION)")
-	soakSeed     = flag.Uint64("soak.seed", 0, "random seed for TestSoak (default: time-based, logged; env WATCHDOG_SOAK_SEED)")
+	soakSeed     = flag.Uint64("soak.seed", 0, "random seed for TestSoak (default: time-based, printed on failure and with -v; env WATCHDOG_SOAK_SEED)")
 )
 
 func soakSettings(t *testing.T) (time.Duration, uint64) {
@@ -38,7 +38,12 @@ func soakSettings(t *testing.T) (time.Duration, uint64) {
 	}
 	seed := *soakSeed
 	if v := os.Getenv("WATCHDOG_SOAK_SEED"); seed == 0 && v != "" {
-		seed, _ = strconv.ParseUint(v, 10, 64)
+		var err error
+		// A seed that does not parse must not turn into a new random
+		// run: the failure being replayed would silently not be.
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil || seed == 0 {
+			t.Fatalf("WATCHDOG_SOAK_SEED=%q: want a whole number above 0, as a failing run prints it", v)
+		}
 	}
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())

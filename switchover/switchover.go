@@ -8,6 +8,7 @@ package switchover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -67,20 +68,24 @@ func startGroup(ctx context.Context, j Jenkins, g config.Group, message string) 
 		r.Err = fmt.Errorf("primary %s is temporarily offline without a message; mark it with a message in Jenkins or bring it online first", g.Primary)
 		return r
 	}
-	var usable []string
+	// Every standby is read before the primary is touched: without one
+	// that can carry, the group is refused with each standby's reason, and
+	// the other groups go on.
+	var usable, unusable []string
 	for _, s := range g.Standbys {
 		n, err := j.Computer(ctx, s)
 		if err != nil {
+			unusable = append(unusable, s+" "+unreadable(err))
 			continue // a missing or unreadable standby cannot carry
 		}
-		// A parked standby whose channel is down carries only if Jenkins
-		// can launch it: a dead inbound agent cannot.
-		if st := agent.Classify(n, true); st == agent.Online || (st == agent.Parked && (n.Connected || n.Launchable)) {
-			usable = append(usable, s)
+		if why := cannotCarry(n); why != "" {
+			unusable = append(unusable, s+" "+why)
+			continue
 		}
+		usable = append(usable, s)
 	}
 	if len(usable) == 0 {
-		r.Err = fmt.Errorf("no standby of %s can carry the group (all held, missing or disconnected): not taking the primary offline", g.Name())
+		r.Err = fmt.Errorf("no standby of group %s can carry it (%s): primary %s left online", g.Name(), strings.Join(unusable, "; "), g.Primary)
 		return r
 	}
 	ch, err := j.Park(ctx, g.Primary, message, func(n agent.NodeInfo) error {
@@ -142,6 +147,34 @@ func endGroup(ctx context.Context, j Jenkins, g config.Group, force bool) Result
 		}
 	}
 	return r
+}
+
+// cannotCarry says why a standby cannot carry the group, or "" when it
+// can: online, or parked and either connected or launchable (a parked
+// inbound agent whose channel is down cannot be launched by Jenkins).
+func cannotCarry(n agent.NodeInfo) string {
+	switch st := agent.Classify(n, true); {
+	case st == agent.Online:
+		return ""
+	case st == agent.Parked && (n.Connected || n.Launchable):
+		return ""
+	case st == agent.Held:
+		return fmt.Sprintf("is held (%q, %s)", n.CauseReason, causeName(n.CauseClass))
+	case st == agent.Parked:
+		return "is parked with its channel down, and Jenkins cannot launch an inbound agent"
+	default:
+		return "is " + string(st)
+	}
+}
+
+// unreadable says why a standby could not be read; the jenkins package's
+// errors carry their kind.
+func unreadable(err error) string {
+	var k interface{ ErrorKind() string }
+	if errors.As(err, &k) && k.ErrorKind() == "not_found" {
+		return "is not on the controller"
+	}
+	return fmt.Sprintf("could not be read (%v)", err)
 }
 
 func causeName(class string) string {

@@ -2,6 +2,7 @@ package switchover_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -160,5 +161,104 @@ func TestMaintenanceStartNeedsAStandbyThatCanConnect(t *testing.T) {
 	}
 	if n := l.Node(t, "slave01"); n.Offline {
 		t.Errorf("the primary was taken offline: %+v", n)
+	}
+}
+
+// maintenance start with no standby that can carry refuses that group
+// with a clear error naming each standby and why it cannot carry, leaves
+// its primary online and untouched, and goes on with the other groups:
+// before and after the refused ones. Without the check the primary would
+// be taken offline before anything noticed there was no standby.
+func TestMaintenanceStartWithNoUsableStandby(t *testing.T) {
+	agents := []fakejenkins.AgentSpec{{Name: "held"}, {Name: "held-b"}, {Name: "ok"}, {Name: "ok-b"},
+		{Name: "gone"}, {Name: "dead"}, {Name: "dead-b", Launch: fakejenkins.Inbound}, {Name: "two"}, {Name: "two-b"}, {Name: "two-c"}}
+	l := testlab.Start(t, testlab.Options{Pairs: "held:held-b,ok:ok-b,gone:gone-b,dead:dead-b,two:two-b:two-c",
+		Agents: agents, Parked: []string{"ok-b", "dead-b", "two-c"}})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(l.Fake.OperatorOffline("held-b", "bob", "broken disk"))
+	must(l.Fake.KillAgent("dead-b")) // parked, channel down, inbound: Jenkins cannot launch it
+	must(l.Fake.OperatorOffline("two-b", "carol", "RAID rebuild"))
+	must(l.Fake.MonitorOffline("two-c"))
+	client, err := l.NewClient(testlab.ClientOptions{})
+	must(err)
+
+	res := switchover.Start(context.Background(), client, l.Groups, "kernel upgrade")
+	if len(res) != 5 {
+		t.Fatalf("%d results, want 5: %+v", len(res), res)
+	}
+	want := map[string]string{
+		"held": `no standby of group held can carry it (held-b is held ("broken disk", a person)): primary held left online`,
+		"gone": `no standby of group gone can carry it (gone-b is not on the controller): primary gone left online`,
+		"dead": `no standby of group dead can carry it (dead-b is parked with its channel down, and Jenkins cannot launch an inbound agent): primary dead left online`,
+		"two": `no standby of group two can carry it (two-b is held ("RAID rebuild", a person); ` +
+			`two-c is held ("` + l.Node(t, "two-c").CauseReason + `", a node monitor: DiskSpace)): primary two left online`,
+	}
+	for _, r := range res {
+		if r.Group == "ok" {
+			if !r.Done || r.Err != nil {
+				t.Errorf("group ok, whose standby can carry, was not started: %+v", r)
+			}
+			continue
+		}
+		if r.Done || r.Err == nil || r.Err.Error() != want[r.Group] {
+			t.Errorf("group %s: done %t, error %v\nwant error %s", r.Group, r.Done, r.Err, want[r.Group])
+		}
+		if n := l.Node(t, r.Group); n.Offline {
+			t.Errorf("primary %s was taken offline with no standby to carry: %+v", r.Group, n)
+		}
+	}
+	if n := l.Node(t, "ok"); !n.TemporarilyOffline || n.CauseReason != "kernel upgrade "+agent.MaintenanceTag {
+		t.Errorf("primary ok after start: %+v", n)
+	}
+	for _, r := range l.Fake.Requests() {
+		if r.Method == http.MethodPost && !strings.Contains(r.Path, "/computer/ok/") {
+			t.Errorf("a change was sent outside group ok: %+v", r)
+		}
+	}
+}
+
+// A primary that carries the watchdog's park tag was never taken offline
+// by maintenance start (its message never carries that tag) nor by the
+// daemon (which never changes a primary): something is wrong, and
+// maintenance end leaves it offline and says so, even with --force, which
+// stands for a person's own message only. Nothing is sent to it.
+func TestMaintenanceEndForceLeavesAPrimaryWithTheParkTag(t *testing.T) {
+	messages := map[string]string{
+		"parked":  agent.ParkMessage("standby"),
+		"claimed": agent.ClaimMessage("lab-1", "parked"),
+		"both":    agent.MaintenanceMessage("kernel upgrade") + " " + agent.ParkTag,
+	}
+	for _, force := range []bool{true, false} {
+		for name, msg := range messages {
+			t.Run(fmt.Sprintf("%s force=%t", name, force), func(t *testing.T) {
+				l := testlab.Start(t, testlab.Options{Pairs: name + ":" + name + "-b"})
+				if err := l.Fake.OperatorOffline(name, "bob", msg); err != nil {
+					t.Fatal(err)
+				}
+				client, err := l.NewClient(testlab.ClientOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := l.Node(t, name)
+				res := switchover.End(context.Background(), client, l.Groups, force)
+				want := fmt.Sprintf("primary %s left offline: it carries the watchdog's park tag, which the watchdog never sets on a primary (%q); check it in Jenkins", name, before.CauseReason)
+				if res[0].Done || res[0].Err == nil || res[0].Err.Error() != want {
+					t.Errorf("end: done %t, error %v\nwant error %s", res[0].Done, res[0].Err, want)
+				}
+				if n := l.Node(t, name); n != before {
+					t.Errorf("primary changed: %+v, was %+v", n, before)
+				}
+				for _, r := range l.Fake.Requests() {
+					if r.Method == http.MethodPost {
+						t.Errorf("a change was sent: %+v", r)
+					}
+				}
+			})
+		}
 	}
 }
