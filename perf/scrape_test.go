@@ -49,7 +49,7 @@ func BenchmarkScrape(b *testing.B) {
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(w.n), "scrape-B")
-				b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}

@@ -212,7 +212,7 @@ func TestMaintenanceStartWithNoUsableStandby(t *testing.T) {
 			t.Errorf("primary %s was taken offline with no standby to carry: %+v", r.Group, n)
 		}
 	}
-	if n := l.Node(t, "ok"); !n.TemporarilyOffline || n.CauseReason != "kernel upgrade "+agent.MaintenanceTag {
+	if n := l.Node(t, "ok"); !n.TemporarilyOffline || n.CauseReason != agent.MaintenanceMessage("kernel upgrade") {
 		t.Errorf("primary ok after start: %+v", n)
 	}
 	for _, r := range l.Fake.Requests() {
@@ -222,22 +222,22 @@ func TestMaintenanceStartWithNoUsableStandby(t *testing.T) {
 	}
 }
 
-// A primary that carries the watchdog's park tag was never taken offline
-// by maintenance start (its message never carries that tag) nor by the
-// daemon (which never changes a primary): something is wrong, and
+// A primary that carries the watchdog's own park or claim (its user wrote
+// exactly that form) was never taken offline by maintenance start nor by
+// the daemon (which never parks a primary): something is wrong, and
 // maintenance end leaves it offline and says so, even with --force, which
-// stands for a person's own message only. Nothing is sent to it.
+// stands for a person's own message only. Nothing is sent to it. (The
+// same words by another user, or amended, are a person's hold.)
 func TestMaintenanceEndForceLeavesAPrimaryWithTheParkTag(t *testing.T) {
 	messages := map[string]string{
-		"parked":  agent.ParkMessage("standby"),
+		"parked":  agent.ParkMessage(agent.ParkStandby),
 		"claimed": agent.ClaimMessage("lab-1", "parked"),
-		"both":    agent.MaintenanceMessage("kernel upgrade") + " " + agent.ParkTag,
 	}
 	for _, force := range []bool{true, false} {
 		for name, msg := range messages {
 			t.Run(fmt.Sprintf("%s force=%t", name, force), func(t *testing.T) {
 				l := testlab.Start(t, testlab.Options{Pairs: name + ":" + name + "-b"})
-				if err := l.Fake.OperatorOffline(name, "bob", msg); err != nil {
+				if err := l.Fake.OperatorOffline(name, testlab.DefaultUser, msg); err != nil {
 					t.Fatal(err)
 				}
 				client, err := l.NewClient(testlab.ClientOptions{})

@@ -96,7 +96,7 @@ func newWrappedGuardLab(t *testing.T, pairs string, p Params, wrap func(*fakejen
 			nodes = append(nodes, n)
 		}
 		for _, s := range g.Standbys {
-			if err := fake.OperatorOffline(s, guardUser, agent.ParkMessage("initial")); err != nil {
+			if err := fake.OperatorOffline(s, guardUser, agent.ParkMessage(agent.ParkStandby)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -238,12 +238,12 @@ func TestActRefusesPrimariesAndOtherGroupsNodes(t *testing.T) {
 	l.fake.ResetRequests()
 	g := l.groups[0]
 	forged := []Action{
-		{Kind: ActionPark, Node: "slave01", Message: agent.ParkMessage("forged")},
+		{Kind: ActionPark, Node: "slave01", Message: agent.ParkMessage(agent.ParkStandby)},
 		{Kind: ActionClaim, Node: "slave01", Message: agent.ClaimMessage(guardInstance, "slave01")},
 		{Kind: ActionOnline, Node: "slave01"},
 		{Kind: ActionLaunch, Node: "slave01"},
-		{Kind: ActionPark, Node: "build-b", Message: agent.ParkMessage("forged")},
-		{Kind: ActionPark, Node: "build-a", Message: agent.ParkMessage("forged")},
+		{Kind: ActionPark, Node: "build-b", Message: agent.ParkMessage(agent.ParkStandby)},
+		{Kind: ActionPark, Node: "build-a", Message: agent.ParkMessage(agent.ParkStandby)},
 		{Kind: ActionClaim, Node: "build-b", Message: agent.ClaimMessage(guardInstance, "slave01")},
 		{Kind: ActionOnline, Node: "no-such-node"},
 	}
@@ -334,7 +334,8 @@ func TestAHoldAfterThePollsReadStopsTheChange(t *testing.T) {
 
 func nodeInfo(n fakejenkins.NodeSnapshot) agent.NodeInfo {
 	return agent.NodeInfo{Name: n.Name, Offline: n.Offline, TemporarilyOffline: n.TemporarilyOffline,
-		CauseClass: n.CauseClass, CauseReason: n.CauseReason, Connected: n.Connected}
+		CauseClass: n.CauseClass, CauseReason: n.CauseReason, Connected: n.Connected,
+		Writer: n.Writer, ByWatchdog: agent.SameUser(n.Writer, guardUser)}
 }
 
 // (4d) The toggle goes ahead only on a fresh read that shows this
@@ -342,7 +343,7 @@ func nodeInfo(n fakejenkins.NodeSnapshot) agent.NodeInfo {
 // claim was replaced by a plain park, by a peer's claim, or by a give-up.
 func TestToggleNeedsOwnClaimInTheFreshRead(t *testing.T) {
 	for name, msg := range map[string]string{
-		"no claim":     agent.ParkMessage("standby"),
+		"no claim":     agent.ParkMessage(agent.ParkStandby),
 		"peer's claim": agent.ClaimMessage(peerInstance, "slave01"),
 		"no message":   "",
 	} {
@@ -377,7 +378,7 @@ func TestToggleNeedsOwnClaimInTheFreshRead(t *testing.T) {
 		t.Error("a toggle accepted on a node a monitor holds")
 	}
 	if err := l.w.ownClaim(agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser,
-		CauseReason: agent.ClaimMessage(guardInstance, "slave01"), Connected: true}); err != nil {
+		CauseReason: agent.ClaimMessage(guardInstance, "slave01"), ByWatchdog: true, Connected: true}); err != nil {
 		t.Errorf("a toggle refused on this instance's claim: %v", err)
 	}
 }
@@ -440,7 +441,7 @@ func TestClaimDoesNotOverwriteAPeersFreshClaim(t *testing.T) {
 	// The guard itself: the replaced claim's owner, and only it.
 	claimed := func(owner string) agent.NodeInfo {
 		return agent.NodeInfo{Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser,
-			CauseReason: agent.ClaimMessage(owner, "slave01"), Connected: true, Launchable: true}
+			CauseReason: agent.ClaimMessage(owner, "slave01"), ByWatchdog: true, Connected: true, Launchable: true}
 	}
 	guard := l.w.claimable(peerInstance)
 	if err := guard(claimed(peerInstance)); err != nil {
@@ -472,7 +473,7 @@ func TestPeerClaimWaitIsDrawnOncePerClaim(t *testing.T) {
 		return map[string]agent.NodeInfo{
 			"p": {Name: "p", Offline: true, CauseClass: agent.CauseChannelTermination, CauseReason: "Connection was broken", Launchable: true},
 			"s1": {Name: "s1", Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser,
-				CauseReason: agent.ClaimMessage(owner, "p"), Connected: true, Launchable: true},
+				CauseReason: agent.ClaimMessage(owner, "p"), ByWatchdog: true, Connected: true, Launchable: true},
 		}
 	}
 	prev := GroupState{Phase: PhaseNormal, Active: "p", Settled: true}
@@ -504,8 +505,7 @@ func TestPeerClaimWaitIsDrawnOncePerClaim(t *testing.T) {
 
 	// Another peer's claim replaces the first one's: its wait is drawn
 	// afresh.
-	prev = GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Settled: true, Candidate: "s1", Claimed: "s1",
-		PeerClaim: peerInstance, PeerClaimPolls: 4, PeerClaimWait: 5}
+	prev = GroupState{Phase: PhaseFailingOver, PrimaryDownPolls: 3, Settled: true, Attempt: Attempt{Candidate: "s1", Claimed: "s1", PeerClaim: peerInstance, PeerClaimPolls: 4, PeerClaimWait: 5}}
 	d := Decide(g, prev, Input{Nodes: nodes("third-3"), Jitter: 1}, p)
 	if d.Next.PeerClaim != "third-3" || d.Next.PeerClaimPolls != 1 || d.Next.PeerClaimWait != 4 {
 		t.Errorf("a new peer's claim: waiting for %q, %d of %d polls; want third-3, 1 of 4", d.Next.PeerClaim, d.Next.PeerClaimPolls, d.Next.PeerClaimWait)
@@ -564,8 +564,8 @@ func TestNoFurtherChangeToANodeAfterOneFailed(t *testing.T) {
 }
 
 // A claim whose message ends right after the instance (a person can write
-// any text, tags included) is read as that instance's claim, without the
-// poll failing: the standby is left to it.
+// any text, tags included) is not one of the watchdog's forms: the node
+// reads held, the poll does not fail, and nothing is sent to it.
 func TestClaimEndingAtTheInstanceIsRead(t *testing.T) {
 	l := newGuardLab(t, "slave01:slave02", fastParams)
 	l.pollUntil(PhaseNormal, 1)
@@ -573,8 +573,8 @@ func TestClaimEndingAtTheInstanceIsRead(t *testing.T) {
 	l.must(l.fake.OperatorOffline("slave02", guardUser, agent.ParkTag+" standby claimed by "+peerInstance))
 	l.fake.ResetRequests()
 	l.poll()
-	if st := l.state(); st.PeerClaim != peerInstance {
-		t.Errorf("state %+v, want waiting for %s", st, peerInstance)
+	if st := l.w.Status(); st.Nodes[1].Name != "slave02" || st.Nodes[1].State != agent.Held {
+		t.Errorf("nodes %+v, want slave02 held", st.Nodes)
 	}
 	if got := testutil.ToFloat64(l.w.m.panics); got != 0 {
 		t.Errorf("%g polls panicked", got)
