@@ -194,7 +194,8 @@ func Params(cfg *config.Config, instance string) watcher.Params {
 		patience = int((cfg.StartupPatience + cfg.Interval - 1) / cfg.Interval)
 	}
 	p := watcher.Params{FailoverAfter: cfg.FailoverAfter, FailbackAfter: cfg.FailbackAfter,
-		StandbyWait: cfg.StandbyWait, StartupPatience: patience, Failback: cfg.Failback, Instance: instance}
+		StandbyWait: cfg.StandbyWait, StartupPatience: patience, Failback: cfg.Failback, Instance: instance,
+		KeepWarm: cfg.KeepWarm}
 	if !cfg.FailbackWindow.IsAlways() {
 		p.FailbackWindow = cfg.FailbackWindow
 	}

@@ -97,6 +97,9 @@ type Config struct {
 	// StartupPatience is how long a primary that has not connected since
 	// the controller started is not counted as down.
 	StartupPatience time.Duration
+	// KeepWarm is how often, at most, a parked launchable standby that
+	// stays disconnected is launched; 0 never.
+	KeepWarm time.Duration
 
 	// FailbackWindow confines automatic failback to certain days and
 	// hours; the zero Window allows it at any time.
@@ -131,6 +134,8 @@ type rawConfig struct {
 	DryRun        string `env:"WATCHDOG_DRY_RUN" envDefault:"false" help:"decide and report, never change Jenkins"`
 
 	StartupPatience string `env:"WATCHDOG_STARTUP_PATIENCE" envDefault:"3m" help:"how long a primary that has not connected since the controller started is not counted as down; ends at once on a failed launch or a broken channel (sized for the SSH launcher: 10 tries 15s apart)"`
+
+	KeepWarm string `env:"WATCHDOG_KEEP_WARM" envDefault:"0" help:"launch a parked SSH (launchable) standby that stays disconnected at most this often (such as 5m), while no failover is under way; it stays parked and takes no builds; 0 never (Jenkins' Always retention strategy already relaunches agents)"`
 
 	FailbackWindow string `env:"WATCHDOG_FAILBACK_WINDOW" help:"weekly window for automatic failback, [days] HH:MM-HH:MM [time zone] (\"mon-fri 08:00-17:00 Europe/Paris\"; syntax in docs/decisions.md); outside it the group waits in failback_pending; empty means any time"`
 
@@ -218,6 +223,13 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		add(varErr("WATCHDOG_STARTUP_PATIENCE", "%q: want a duration of zero or more, such as 3m", raw.StartupPatience))
 	} else {
 		c.StartupPatience = d
+	}
+	if d, perr := time.ParseDuration(strings.TrimSpace(raw.KeepWarm)); strings.TrimSpace(raw.KeepWarm) == "0" {
+		c.KeepWarm = 0
+	} else if perr != nil || d < time.Minute {
+		add(varErr("WATCHDOG_KEEP_WARM", "%q: want 0 (never) or a duration of at least 1m, such as 5m", raw.KeepWarm))
+	} else {
+		c.KeepWarm = d
 	}
 	switch FailbackMode(strings.ToLower(strings.TrimSpace(raw.Failback))) {
 	case FailbackAuto:

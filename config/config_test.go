@@ -32,7 +32,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.JenkinsTimeout != 10*time.Second || c.Schedule != "@every 10s" || c.FailoverAfter != 2 ||
 		c.FailbackAfter != 6 || c.StandbyWait != 3 || c.Failback != FailbackAuto || c.DryRun ||
-		c.ListenAddr != ":9723" || c.HealthAddr != "" || c.LogFormat != "json" || c.LogLevel.String() != "INFO" {
+		c.ListenAddr != ":9723" || c.HealthAddr != "" || c.LogFormat != "json" || c.LogLevel.String() != "INFO" || c.KeepWarm != 0 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if len(c.Groups) != 1 || c.Groups[0].Primary != "slave01" || strings.Join(c.Groups[0].Standbys, ",") != "slave02" {
@@ -90,6 +90,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{append(base, "JENKINS_API_TOKEN_FILE=/nope"), "JENKINS_USER: required with an API token"},
 		{append(base, "WATCHDOG_STARTUP_PATIENCE=-1m"), "WATCHDOG_STARTUP_PATIENCE: \"-1m\""},
 		{append(base, "WATCHDOG_STARTUP_PATIENCE=soon"), "WATCHDOG_STARTUP_PATIENCE: \"soon\""},
+		{append(base, "WATCHDOG_KEEP_WARM=30s"), "WATCHDOG_KEEP_WARM: \"30s\""},
+		{append(base, "WATCHDOG_KEEP_WARM=often"), "WATCHDOG_KEEP_WARM: \"often\""},
 		{append(base, "JENKINS_API_TOKEN_FILE=/empty"), "JENKINS_API_TOKEN_FILE: \"/empty\" is empty"},
 		{append(base, "JENKINS_CA_FILE=/nope"), "JENKINS_CA_FILE: cannot read"},
 		{append(base, "JENKINS_API_TOKEN=abc"), "JENKINS_USER: required with an API token"},
@@ -319,5 +321,12 @@ func TestRefusedJenkinsURLEchoesNoCredentials(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "JENKINS_URL") {
 			t.Errorf("JENKINS_URL=%s: %v", v, err)
 		}
+	}
+}
+
+func TestLoadKeepWarm(t *testing.T) {
+	c, err := Load([]string{"JENKINS_URL=http://j:8080", "WATCHDOG_KEEP_WARM=5m"}, files(nil))
+	if err != nil || c.KeepWarm != 5*time.Minute {
+		t.Errorf("WATCHDOG_KEEP_WARM=5m: %v, %v", err, c)
 	}
 }

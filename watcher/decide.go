@@ -55,6 +55,9 @@ type Params struct {
 	// so that several instances never toggle the same standby.
 	Instance string
 	DryRun   bool
+	// KeepWarm is how often, at most, a parked launchable standby that
+	// stays disconnected is launched while the primary carries; 0 never.
+	KeepWarm time.Duration
 }
 
 // Input is one poll's reading, with what the decision may not take from

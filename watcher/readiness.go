@@ -1,7 +1,9 @@
 package watcher
 
 import (
+	"context"
 	"fmt"
+	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/config"
 	"time"
 
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/agent"
@@ -112,4 +114,56 @@ func Redundancy(ready, standbys int) string {
 		noun = "standby"
 	}
 	return fmt.Sprintf("%d of %d %s ready", ready, standbys, noun)
+}
+
+// keepWarm launches, at most every KeepWarm, each parked launchable
+// standby of a group the primary carries that has stayed disconnected
+// that long: with a retention strategy other than Always, or once
+// Jenkins gave up, nobody else would. A launch leaves the standby
+// temporarily offline: it connects, and takes no builds.
+func (w *Watcher) keepWarm(ctx context.Context, g config.Group, phase Phase, nodes map[string]agent.NodeInfo) {
+	if w.params.KeepWarm <= 0 || phase != PhaseNormal || w.stopping.Load() {
+		return
+	}
+	now := w.now()
+	for _, sb := range g.Standbys {
+		n, ok := nodes[sb]
+		if !ok || agent.Classify(n, true) != agent.Parked || n.Connected || !n.Launchable {
+			continue
+		}
+		w.mu.Lock()
+		sw := w.standbys[sb]
+		due := sw != nil && !sw.disconnectedSince.IsZero() && now.Sub(sw.disconnectedSince) >= w.params.KeepWarm &&
+			(sw.warmedAt.IsZero() || now.Sub(sw.warmedAt) >= w.params.KeepWarm)
+		if due {
+			sw.warmedAt = now
+		}
+		w.mu.Unlock()
+		if !due {
+			continue
+		}
+		log := w.log.With("group", g.Name(), "node", sb, "action", string(ActionLaunch), "why", "keep the parked standby warm")
+		if w.dryRun {
+			log.Info("dry run: would launch the parked standby to keep it warm")
+			w.m.state.countAction(sb, ActionLaunch, ResultDryRun)
+			continue
+		}
+		ch, err := w.j.Launch(ctx, sb, func(n agent.NodeInfo) error {
+			if st := agent.Classify(n, true); st != agent.Parked {
+				return fmt.Errorf("the node is %s, not parked", st)
+			}
+			return nil
+		})
+		result := ResultOK
+		switch {
+		case err != nil:
+			result = ResultError
+			log.Error("keep-warm launch failed; tried again after WATCHDOG_KEEP_WARM", "error", err, "kind", errorKind(err))
+		case ch.Outcome != agent.Changed:
+			result = ResultSkipped
+		default:
+			log.Info("launched the parked standby to keep it warm; it stays parked")
+		}
+		w.m.state.countAction(sb, ActionLaunch, result)
+	}
 }

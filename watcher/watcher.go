@@ -319,6 +319,7 @@ func (w *Watcher) pollGroup(ctx context.Context, g config.Group, snap agent.Snap
 		w.log.Info("failback complete", "group", g.Name(), "parked", prev.Active)
 	}
 	w.commit(g, prev, next)
+	w.keepWarm(ctx, g, next.Phase, snap.Nodes)
 }
 
 // jitter is a random number of polls, up to STANDBY_WAIT, that spreads
