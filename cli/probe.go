@@ -399,7 +399,7 @@ func PrintStatus(w io.Writer, st watcher.Status, now time.Time) {
 	fmt.Fprintln(tw, "NODE\tGROUP\tROLE\tSTATE\tIDLE\tREADY\tREASON")
 	for _, n := range st.Nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", terminalSafe(n.Name), terminalSafe(n.Group), terminalSafe(n.Role),
-			terminalSafe(nodeStateText(n)), n.Idle, readinessText(n.Readiness), orDash(n.Reason))
+			terminalSafe(nodeStateText(n)), n.Idle, readinessText(n.Readiness, now), orDash(n.Reason))
 	}
 	_ = tw.Flush()
 	if len(st.Transitions) > 0 {
@@ -459,14 +459,25 @@ func envValue(environ []string, key, def string) string {
 
 // readinessText is a standby's readiness in one cell: "yes", or "no: why"
 // ("-" for a primary, which has none).
-func readinessText(r *watcher.Readiness) string {
+func readinessText(r *watcher.Readiness, now time.Time) string {
 	switch {
 	case r == nil:
 		return "-"
 	case r.Ready:
 		return "yes"
 	}
-	return "no: " + terminalSafe(r.Why)
+	text := "no: " + terminalSafe(r.Why)
+	if r.DisconnectedSince != nil {
+		text += ", disconnected for " + now.Sub(*r.DisconnectedSince).Round(time.Second).String()
+	}
+	if f := r.LastLaunchFailure; f != nil {
+		reason := f.Reason
+		if len(reason) > 80 {
+			reason = strings.ToValidUTF8(reason[:80], "") + "…"
+		}
+		text += ", last launch failed " + now.Sub(f.Seen).Round(time.Second).String() + " ago: " + terminalSafe(reason)
+	}
+	return text
 }
 
 // nodeStateText is a node's state, with who holds it when held.

@@ -411,17 +411,22 @@ func TestProbeUsageErrors(t *testing.T) {
 
 func TestPrintStatusShowsReadinessAndRedundancy(t *testing.T) {
 	var b strings.Builder
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	down := now.Add(-90 * time.Second)
 	PrintStatus(&b, watcher.Status{
-		Groups: []watcher.GroupStatus{{Name: "g", Primary: "p", Standbys: []string{"s1", "s2"}, State: watcher.PhaseNormal,
+		Groups: []watcher.GroupStatus{{Name: "g", Primary: "p", Standbys: []string{"s1", "s2", "s3"}, State: watcher.PhaseNormal,
 			Active: "p", ReadyStandbys: 1, Redundancy: "1 of 2 standbys ready"}},
 		Nodes: []watcher.NodeStatus{
 			{Name: "p", Group: "g", Role: "primary", State: "online"},
 			{Name: "s1", Group: "g", Role: "standby", State: "parked", Readiness: &watcher.Readiness{Why: "parked, its channel is down"}},
 			{Name: "s2", Group: "g", Role: "standby", State: "parked", Readiness: &watcher.Readiness{Ready: true, Why: "parked and connected"}},
+			{Name: "s3", Group: "g", Role: "standby", State: "held", HeldBy: "bob", Readiness: &watcher.Readiness{Why: "parked, its channel is down",
+				DisconnectedSince: &down, LastLaunchFailure: &watcher.LaunchFailure{Seen: now.Add(-30 * time.Second), Reason: "Connection refused"}}},
 		},
-	}, time.Now())
+	}, now)
 	out := b.String()
-	for _, want := range []string{"REDUNDANCY", "1 of 2 standbys ready", "READY", "no: parked, its channel is down", "yes"} {
+	for _, want := range []string{"REDUNDANCY", "1 of 2 standbys ready", "READY", "no: parked, its channel is down", "yes",
+		"held (by bob)", "disconnected for 1m30s", "last launch failed 30s ago: Connection refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
