@@ -49,10 +49,17 @@ type probeFlags struct {
 	passwordFile string
 }
 
-func addProbeFlags(fs *flag.FlagSet, e Env) *probeFlags {
+func addProbeFlags(fs *flag.FlagSet, e Env, health bool) *probeFlags {
 	p := &probeFlags{}
-	fs.StringVar(&p.addr, "addr", envValue(e.Environ, "WATCHDOG_LISTEN_ADDR", ":9723"),
-		"daemon address: host:port for http, or http://host:port, https://host:port; an empty or wildcard host means 127.0.0.1")
+	addr := envValue(e.Environ, "WATCHDOG_LISTEN_ADDR", ":9723")
+	help := "daemon address: host:port for http, or http://host:port, https://host:port; an empty or wildcard host means 127.0.0.1"
+	if h := envValue(e.Environ, "WATCHDOG_HEALTH_ADDR", ""); health && h != "" {
+		// The health listener: plain HTTP, no credentials, never busy
+		// with basic-auth checks.
+		addr = h
+		help += " (default $WATCHDOG_HEALTH_ADDR, the health listener, when set)"
+	}
+	fs.StringVar(&p.addr, "addr", addr, help)
 	fs.DurationVar(&p.timeout, "timeout", 5*time.Second, "give up after this long")
 	fs.StringVar(&p.caFile, "ca-file", "", "PEM CA bundle trusted for https, on top of the system roots")
 	fs.BoolVar(&p.insecure, "insecure", false, "https without verifying the daemon's certificate")
@@ -285,7 +292,7 @@ func (p *probe) fetch(req *http.Request, u string) ([]byte, error) {
 
 func runHealthcheck(ctx context.Context, e Env, args []string) error {
 	fs := newFlagSet(e, "healthcheck", "healthcheck "+probeSynopsis)
-	pf := addProbeFlags(fs, e)
+	pf := addProbeFlags(fs, e, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -305,7 +312,7 @@ func runHealthcheck(ctx context.Context, e Env, args []string) error {
 
 func runStatus(ctx context.Context, e Env, args []string) error {
 	fs := newFlagSet(e, "status", "status [--json] "+probeSynopsis)
-	pf := addProbeFlags(fs, e)
+	pf := addProbeFlags(fs, e, false)
 	asJSON := fs.Bool("json", false, "print the raw JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err

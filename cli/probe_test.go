@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -430,5 +431,26 @@ func TestPrintStatusShowsReadinessAndRedundancy(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// With a health listener, healthcheck asks it by default: plain HTTP, no
+// credentials, whatever guards the main listener.
+func TestHealthcheckUsesTheHealthListener(t *testing.T) {
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/livez" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	}))
+	defer health.Close()
+	addr := strings.TrimPrefix(health.URL, "http://")
+	env := []string{"WATCHDOG_LISTEN_ADDR=127.0.0.1:1", "WATCHDOG_HEALTH_ADDR=" + addr}
+	if code, out, errOut := run(t, context.Background(), env, "healthcheck"); code != ExitOK || out != "ok\n" {
+		t.Errorf("healthcheck: exit %d, out %q, stderr %q", code, out, errOut)
+	}
+	if code, _, _ := run(t, context.Background(), env, "status"); code != ExitDaemonUnreachable {
+		t.Errorf("status must stay on WATCHDOG_LISTEN_ADDR: exit %d", code)
 	}
 }
