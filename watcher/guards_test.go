@@ -583,3 +583,77 @@ func TestClaimEndingAtTheInstanceIsRead(t *testing.T) {
 		t.Errorf("sent %s to slave02 claimed by %s", r.Action, peerInstance)
 	}
 }
+
+// The grace after a controller restart runs out: a primary that stays
+// down is failed over once the grace and FAILOVER_AFTER have passed, not
+// waited for forever.
+func TestGraceAfterARestartEnds(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 2, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto})
+	l.pollUntil(PhaseNormal, 1)
+	l.fake.Restart() // every channel drops; SSH agents wait for a launch
+	l.must(l.fake.KillAgent("slave01"))
+	l.must(l.fake.Relaunch("slave02"))
+	claimedAt := 0
+	for i := 1; i <= 6 && claimedAt == 0; i++ {
+		l.poll()
+		if agent.ClaimOwner(nodeInfo(l.node("slave02"))) == guardInstance {
+			claimedAt = i
+		}
+	}
+	// Two polls of grace, then the claim a poll before FAILOVER_AFTER=2.
+	if claimedAt != 3 {
+		t.Fatalf("slave02 claimed on poll %d after the restart, want 3 (state %+v)", claimedAt, l.state())
+	}
+	l.pollUntil(PhaseFailedOver, 3)
+}
+
+// A standby found online, with builds, while the primary carries is one
+// Jenkins unparked (a watchdog with history knows no failover was in
+// progress): it is parked at once (its builds go on) and counted as
+// unparked, not taken for a carrier and failed back from.
+func TestBusyStandbyUnparkedWhilePrimaryCarriesIsParked(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", fastParams)
+	l.pollUntil(PhaseNormal, 2)
+	l.must(l.fake.OperatorOnline("slave02"))
+	if _, err := l.fake.StartBuild("slave02"); err != nil {
+		t.Fatal(err)
+	}
+	l.poll()
+	if st := l.state(); st.Phase != PhaseNormal || st.Active != "slave01" {
+		t.Errorf("state %+v, want normal with slave01 active", st)
+	}
+	if n := l.node("slave02"); !n.TemporarilyOffline || n.RunningBuilds != 1 {
+		t.Errorf("slave02 not parked with its build going on: %+v", n)
+	}
+	if got := testutil.ToFloat64(l.w.m.unparked.WithLabelValues("slave01")); got != 1 {
+		t.Errorf("unparked_total = %g, want 1", got)
+	}
+	if got := testutil.ToFloat64(l.w.m.failbacks.WithLabelValues("slave01")); got != 0 {
+		t.Errorf("failbacks_total = %g, want 0", got)
+	}
+}
+
+// A failback seen (the carrier found parked with the primary back, by a
+// peer or a person) is one only when a standby carried.
+func TestFailbackSeenOnlyWhenAStandbyCarried(t *testing.T) {
+	g := config.Group{Primary: "p", Standbys: []string{"s1"}}
+	nodes := map[string]agent.NodeInfo{
+		"p":  {Name: "p", Connected: true, Launchable: true, Idle: true},
+		"s1": {Name: "s1", Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage("standby"), Connected: true, Launchable: true},
+	}
+	for _, tt := range []struct {
+		prev GroupState
+		want bool
+	}{
+		{GroupState{Phase: PhaseFailedOver, Active: "s1", Settled: true}, true},
+		{GroupState{Phase: PhaseFailingBack, Active: "s1", Settled: true}, true},
+		{GroupState{Phase: PhaseFailedOver, Active: "", Settled: true}, false},
+		{GroupState{Phase: PhaseMaintenance, Active: "p", Settled: true}, false},
+		{GroupState{Phase: PhaseNormal, Active: "p", Settled: true}, false},
+	} {
+		d := Decide(g, tt.prev, Input{Nodes: nodes}, fastParams)
+		if d.FailbackSeen != tt.want {
+			t.Errorf("from %s active %q: FailbackSeen %t, want %t", tt.prev.Phase, tt.prev.Active, d.FailbackSeen, tt.want)
+		}
+	}
+}
