@@ -657,3 +657,110 @@ func TestFailbackSeenOnlyWhenAStandbyCarried(t *testing.T) {
 		}
 	}
 }
+
+// stopDuringToggle marks the watcher as stopping while a toggle is in
+// flight: a shutdown signal arriving in the middle of a poll's actions.
+type stopDuringToggle struct {
+	Jenkins
+	w *Watcher
+}
+
+func (s stopDuringToggle) BringOnline(ctx context.Context, name string, guard agent.Guard) (agent.Change, error) {
+	s.w.stopping.Store(true)
+	return s.Jenkins.BringOnline(ctx, name, guard)
+}
+
+// On shutdown the change in flight is finished (a toggle and the launch of
+// the same node), and no other is started: not before it, not on another
+// node after it.
+func TestShutdownFinishesTheChangeInFlightOnly(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02:slave03", fastParams)
+	l.poll()
+	l.must(l.fake.KillAgent("slave02"))
+	l.must(l.fake.ReviveAgent("slave02")) // parked, channel down, machine up: the launch connects it
+	l.must(l.fake.OperatorOffline("slave02", guardUser, agent.ClaimMessage(guardInstance, "slave01")))
+	l.must(l.fake.OperatorOnline("slave03"))
+	l.fake.ResetRequests()
+	l.w.j = stopDuringToggle{Jenkins: l.j, w: l.w}
+	res := l.w.act(context.Background(), l.groups[0], []Action{
+		{Kind: ActionOnline, Node: "slave02"}, {Kind: ActionLaunch, Node: "slave02"},
+		{Kind: ActionPark, Node: "slave03", Message: agent.ParkMessage("another standby already carries the group")},
+	})
+	if !res[0].achieved || !res[1].achieved || res[2].achieved || res[2].result != ResultSkipped {
+		t.Errorf("results %+v, want the toggle and its launch done, the park of slave03 skipped", res)
+	}
+	if p := l.posts("slave03"); len(p) != 0 {
+		t.Errorf("a change to another node was started during shutdown: %+v", p)
+	}
+	if n := l.node("slave02"); n.Offline {
+		t.Errorf("slave02 not brought up and launched: %+v", n)
+	}
+	// Once stopping, a first action is not started at all.
+	l.fake.ResetRequests()
+	res = l.w.act(context.Background(), l.groups[0], []Action{{Kind: ActionPark, Node: "slave03", Message: agent.ParkMessage("x")}})
+	if res[0].result != ResultSkipped || len(l.fake.Requests()) != 0 {
+		t.Errorf("stopping: %+v and %d requests, want skipped and none", res, len(l.fake.Requests()))
+	}
+}
+
+// A controller restart gives a group with no failover under way the
+// start-up patience again (Settled cleared), and keeps the course of one
+// failing over.
+func TestControllerRestartKeepsAFailoversCourse(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02,build-a:build-b", fastParams)
+	l.poll()
+	l.must(l.fake.KillAgent("build-a"))
+	l.poll() // build-a: the claim
+	if st := l.w.GroupState("build-a"); st.Phase != PhaseFailingOver || !st.Settled {
+		t.Fatalf("build-a before the restart: %+v", st)
+	}
+	l.fake.Restart()
+	l.poll()
+	if st := l.w.GroupState("slave01"); st.Settled {
+		t.Errorf("slave01 after a restart: %+v, want the start-up patience again (not settled)", st)
+	}
+	if st := l.w.GroupState("build-a"); !st.Settled || st.Candidate != "build-b" {
+		t.Errorf("build-a after a restart: %+v, want its failover's course kept (settled, candidate build-b)", st)
+	}
+}
+
+// STANDBY_WAIT=1, the smallest value config accepts, fails over like any
+// other (the jitter is drawn from 0..STANDBY_WAIT).
+func TestSmallestStandbyWaitFailsOver(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 2, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto})
+	l.pollUntil(PhaseNormal, 1)
+	l.must(l.fake.KillAgent("slave01"))
+	l.pollUntil(PhaseFailedOver, 4)
+	if got := testutil.ToFloat64(l.w.m.panics); got != 0 {
+		t.Errorf("%g polls panicked", got)
+	}
+	for range 50 {
+		if j := l.w.jitter(); j < 0 || j > 1 {
+			t.Fatalf("jitter %d outside 0..1", j)
+		}
+	}
+}
+
+// With STANDBY_WAIT=1 a standby claimed while failing over (not on the
+// suspect poll ahead: FAILOVER_AFTER=1, or the next standby after one was
+// given up on) is given up on the poll after its claim, before it was
+// ever toggled, and the group goes down. The fix belongs in decide.go
+// (followCandidate counts the claim poll against the standby's wait).
+func TestSmallestStandbyWaitTogglesAStandbyClaimedWhileFailingOver(t *testing.T) {
+	t.Skip("known bug in decide.go, not fixed here: see docs/reliability.md, Known gaps")
+	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto})
+	l.pollUntil(PhaseNormal, 1)
+	l.must(l.fake.KillAgent("slave01"))
+	l.pollUntil(PhaseFailedOver, 4)
+}
+
+// The last successful poll is exported in seconds since the epoch.
+func TestLastSuccessIsInSeconds(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", fastParams)
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	l.w.now = func() time.Time { return at }
+	l.poll()
+	if got, want := testutil.ToFloat64(l.w.m.lastSuccess), float64(at.Unix()); got != want {
+		t.Errorf("last success = %g, want %g", got, want)
+	}
+}
