@@ -2,11 +2,11 @@ package watcher
 
 // Tests of the watcher's guards, each of which fails when its guard is
 // removed or made to accept everything (docs/reliability.md, "Mutation
-// testing", says which test pins which guard). They sit inside the package
-// to reach what no poll can produce, such as a forged action; so they
-// cannot use internal/testlab (which imports this package) and build the
-// same lab from its parts: the fake controller on loopback, the real
-// client.
+// testing", "Guards checked by hand", says which test pins which guard).
+// They sit inside the package to reach what no poll can produce, such as
+// a forged action; so they cannot use internal/testlab (which imports this
+// package) and build the same lab from its parts: the fake controller on
+// loopback, the real client.
 
 import (
 	"context"
@@ -171,9 +171,9 @@ func (l *guardLab) node(name string) fakejenkins.NodeSnapshot {
 
 var fastParams = Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}
 
-// failedOver brings the lab's first group to failed_over on its first
-// standby, and back to where the next poll fails back: the primary is
-// online again.
+// primaryBackAfterFailover fails the lab's first group over to its first
+// standby and brings the primary back, so that the next poll fails back
+// (FAILBACK_AFTER=1). It returns the carrying standby.
 func (l *guardLab) primaryBackAfterFailover() string {
 	l.t.Helper()
 	g := l.groups[0]
