@@ -2,11 +2,11 @@ package watcher
 
 // Tests of the watcher's guards, each of which fails when its guard is
 // removed or made to accept everything (docs/reliability.md, "Mutation
-// testing", says which test pins which guard). They sit inside the package
-// to reach what no poll can produce, such as a forged action; so they
-// cannot use internal/testlab (which imports this package) and build the
-// same lab from its parts: the fake controller on loopback, the real
-// client.
+// testing", "Guards checked by hand", says which test pins which guard).
+// They sit inside the package to reach what no poll can produce, such as
+// a forged action; so they cannot use internal/testlab (which imports this
+// package) and build the same lab from its parts: the fake controller on
+// loopback, the real client.
 
 import (
 	"context"
@@ -171,9 +171,9 @@ func (l *guardLab) node(name string) fakejenkins.NodeSnapshot {
 
 var fastParams = Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto}
 
-// failedOver brings the lab's first group to failed_over on its first
-// standby, and back to where the next poll fails back: the primary is
-// online again.
+// primaryBackAfterFailover fails the lab's first group over to its first
+// standby and brings the primary back, so that the next poll fails back
+// (FAILBACK_AFTER=1). It returns the carrying standby.
 func (l *guardLab) primaryBackAfterFailover() string {
 	l.t.Helper()
 	g := l.groups[0]
@@ -581,5 +581,186 @@ func TestClaimEndingAtTheInstanceIsRead(t *testing.T) {
 	}
 	for _, r := range l.posts("slave02") {
 		t.Errorf("sent %s to slave02 claimed by %s", r.Action, peerInstance)
+	}
+}
+
+// The grace after a controller restart runs out: a primary that stays
+// down is failed over once the grace and FAILOVER_AFTER have passed, not
+// waited for forever.
+func TestGraceAfterARestartEnds(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 2, FailbackAfter: 1, StandbyWait: 3, Failback: config.FailbackAuto})
+	l.pollUntil(PhaseNormal, 1)
+	l.fake.Restart() // every channel drops; SSH agents wait for a launch
+	l.must(l.fake.KillAgent("slave01"))
+	l.must(l.fake.Relaunch("slave02"))
+	claimedAt := 0
+	for i := 1; i <= 6 && claimedAt == 0; i++ {
+		l.poll()
+		if agent.ClaimOwner(nodeInfo(l.node("slave02"))) == guardInstance {
+			claimedAt = i
+		}
+	}
+	// Two polls of grace, then the claim a poll before FAILOVER_AFTER=2.
+	if claimedAt != 3 {
+		t.Fatalf("slave02 claimed on poll %d after the restart, want 3 (state %+v)", claimedAt, l.state())
+	}
+	l.pollUntil(PhaseFailedOver, 3)
+}
+
+// A standby found online, with builds, while the primary carries is one
+// Jenkins unparked (a watchdog with history knows no failover was in
+// progress): it is parked at once (its builds go on) and counted as
+// unparked, not taken for a carrier and failed back from.
+func TestBusyStandbyUnparkedWhilePrimaryCarriesIsParked(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", fastParams)
+	l.pollUntil(PhaseNormal, 2)
+	l.must(l.fake.OperatorOnline("slave02"))
+	if _, err := l.fake.StartBuild("slave02"); err != nil {
+		t.Fatal(err)
+	}
+	l.poll()
+	if st := l.state(); st.Phase != PhaseNormal || st.Active != "slave01" {
+		t.Errorf("state %+v, want normal with slave01 active", st)
+	}
+	if n := l.node("slave02"); !n.TemporarilyOffline || n.RunningBuilds != 1 {
+		t.Errorf("slave02 not parked with its build going on: %+v", n)
+	}
+	if got := testutil.ToFloat64(l.w.m.unparked.WithLabelValues("slave01")); got != 1 {
+		t.Errorf("unparked_total = %g, want 1", got)
+	}
+	if got := testutil.ToFloat64(l.w.m.failbacks.WithLabelValues("slave01")); got != 0 {
+		t.Errorf("failbacks_total = %g, want 0", got)
+	}
+}
+
+// A failback seen (the carrier found parked with the primary back, by a
+// peer or a person) is one only when a standby carried.
+func TestFailbackSeenOnlyWhenAStandbyCarried(t *testing.T) {
+	g := config.Group{Primary: "p", Standbys: []string{"s1"}}
+	nodes := map[string]agent.NodeInfo{
+		"p":  {Name: "p", Connected: true, Launchable: true, Idle: true},
+		"s1": {Name: "s1", Offline: true, TemporarilyOffline: true, CauseClass: agent.CauseUser, CauseReason: agent.ParkMessage("standby"), Connected: true, Launchable: true},
+	}
+	for _, tt := range []struct {
+		prev GroupState
+		want bool
+	}{
+		{GroupState{Phase: PhaseFailedOver, Active: "s1", Settled: true}, true},
+		{GroupState{Phase: PhaseFailingBack, Active: "s1", Settled: true}, true},
+		{GroupState{Phase: PhaseFailedOver, Active: "", Settled: true}, false},
+		{GroupState{Phase: PhaseMaintenance, Active: "p", Settled: true}, false},
+		{GroupState{Phase: PhaseNormal, Active: "p", Settled: true}, false},
+	} {
+		d := Decide(g, tt.prev, Input{Nodes: nodes}, fastParams)
+		if d.FailbackSeen != tt.want {
+			t.Errorf("from %s active %q: FailbackSeen %t, want %t", tt.prev.Phase, tt.prev.Active, d.FailbackSeen, tt.want)
+		}
+	}
+}
+
+// stopDuringToggle marks the watcher as stopping while a toggle is in
+// flight: a shutdown signal arriving in the middle of a poll's actions.
+type stopDuringToggle struct {
+	Jenkins
+	w *Watcher
+}
+
+func (s stopDuringToggle) BringOnline(ctx context.Context, name string, guard agent.Guard) (agent.Change, error) {
+	s.w.stopping.Store(true)
+	return s.Jenkins.BringOnline(ctx, name, guard)
+}
+
+// On shutdown the change in flight is finished (a toggle and the launch of
+// the same node), and no other is started: not before it, not on another
+// node after it.
+func TestShutdownFinishesTheChangeInFlightOnly(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02:slave03", fastParams)
+	l.poll()
+	l.must(l.fake.KillAgent("slave02"))
+	l.must(l.fake.ReviveAgent("slave02")) // parked, channel down, machine up: the launch connects it
+	l.must(l.fake.OperatorOffline("slave02", guardUser, agent.ClaimMessage(guardInstance, "slave01")))
+	l.must(l.fake.OperatorOnline("slave03"))
+	l.fake.ResetRequests()
+	l.w.j = stopDuringToggle{Jenkins: l.j, w: l.w}
+	res := l.w.act(context.Background(), l.groups[0], []Action{
+		{Kind: ActionOnline, Node: "slave02"}, {Kind: ActionLaunch, Node: "slave02"},
+		{Kind: ActionPark, Node: "slave03", Message: agent.ParkMessage("another standby already carries the group")},
+	})
+	if !res[0].achieved || !res[1].achieved || res[2].achieved || res[2].result != ResultSkipped {
+		t.Errorf("results %+v, want the toggle and its launch done, the park of slave03 skipped", res)
+	}
+	if p := l.posts("slave03"); len(p) != 0 {
+		t.Errorf("a change to another node was started during shutdown: %+v", p)
+	}
+	if n := l.node("slave02"); n.Offline {
+		t.Errorf("slave02 not brought up and launched: %+v", n)
+	}
+	// Once stopping, a first action is not started at all.
+	l.fake.ResetRequests()
+	res = l.w.act(context.Background(), l.groups[0], []Action{{Kind: ActionPark, Node: "slave03", Message: agent.ParkMessage("x")}})
+	if res[0].result != ResultSkipped || len(l.fake.Requests()) != 0 {
+		t.Errorf("stopping: %+v and %d requests, want skipped and none", res, len(l.fake.Requests()))
+	}
+}
+
+// A controller restart gives a group with no failover under way the
+// start-up patience again (Settled cleared), and keeps the course of one
+// failing over.
+func TestControllerRestartKeepsAFailoversCourse(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02,build-a:build-b", fastParams)
+	l.poll()
+	l.must(l.fake.KillAgent("build-a"))
+	l.poll() // build-a: the claim
+	if st := l.w.GroupState("build-a"); st.Phase != PhaseFailingOver || !st.Settled {
+		t.Fatalf("build-a before the restart: %+v", st)
+	}
+	l.fake.Restart()
+	l.poll()
+	if st := l.w.GroupState("slave01"); st.Settled {
+		t.Errorf("slave01 after a restart: %+v, want the start-up patience again (not settled)", st)
+	}
+	if st := l.w.GroupState("build-a"); !st.Settled || st.Candidate != "build-b" {
+		t.Errorf("build-a after a restart: %+v, want its failover's course kept (settled, candidate build-b)", st)
+	}
+}
+
+// STANDBY_WAIT=1, the smallest value config accepts, fails over like any
+// other (the jitter is drawn from 0..STANDBY_WAIT).
+func TestSmallestStandbyWaitFailsOver(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 2, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto})
+	l.pollUntil(PhaseNormal, 1)
+	l.must(l.fake.KillAgent("slave01"))
+	l.pollUntil(PhaseFailedOver, 4)
+	if got := testutil.ToFloat64(l.w.m.panics); got != 0 {
+		t.Errorf("%g polls panicked", got)
+	}
+	for range 50 {
+		if j := l.w.jitter(); j < 0 || j > 1 {
+			t.Fatalf("jitter %d outside 0..1", j)
+		}
+	}
+}
+
+// With STANDBY_WAIT=1 a standby claimed while failing over (not on the
+// suspect poll ahead: FAILOVER_AFTER=1, or the next standby after one was
+// given up on) is given up on the poll after its claim, before it was
+// ever toggled, and the group goes down. The fix belongs in decide.go
+// (followCandidate counts the claim poll against the standby's wait).
+func TestSmallestStandbyWaitTogglesAStandbyClaimedWhileFailingOver(t *testing.T) {
+	t.Skip("known bug in decide.go, not fixed here: see docs/reliability.md, Known gaps")
+	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto})
+	l.pollUntil(PhaseNormal, 1)
+	l.must(l.fake.KillAgent("slave01"))
+	l.pollUntil(PhaseFailedOver, 4)
+}
+
+// The last successful poll is exported in seconds since the epoch.
+func TestLastSuccessIsInSeconds(t *testing.T) {
+	l := newGuardLab(t, "slave01:slave02", fastParams)
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	l.w.now = func() time.Time { return at }
+	l.poll()
+	if got, want := testutil.ToFloat64(l.w.m.lastSuccess), float64(at.Unix()); got != want {
+		t.Errorf("last success = %g, want %g", got, want)
 	}
 }
