@@ -17,6 +17,12 @@ type Attempt struct {
 	Candidate      string
 	CandidatePolls int
 	Polls          int
+	// Asked is set once the candidate was asked to come online (toggled,
+	// launched, or waited for while disconnected). Until then, and for
+	// at least one poll after its claim, it is not given up on its own
+	// wait: with STANDBY_WAIT=1 a standby claimed while failing over
+	// still gets its toggle.
+	Asked bool
 	// Claimed is the standby seen claimed by a watchdog (this one or
 	// another) during this failover: when it comes online, a watchdog
 	// brought it up, Jenkins did not.
@@ -48,7 +54,7 @@ func (a *Attempt) reset() { *a = Attempt{} }
 
 // start makes sb the candidate.
 func (a *Attempt) start(sb string) {
-	a.Candidate, a.CandidatePolls, a.Polls = sb, 0, 0
+	a.Candidate, a.CandidatePolls, a.Polls, a.Asked = sb, 0, 0, false
 	a.forgetPeer()
 	delete(a.Tried, sb)
 }
@@ -57,7 +63,7 @@ func (a *Attempt) start(sb string) {
 // (a standby given up disconnected is tried again once connected).
 func (a *Attempt) drop(connected bool) {
 	a.Tried = withTried(a.Tried, a.Candidate, connected)
-	a.Candidate, a.CandidatePolls, a.Polls = "", 0, 0
+	a.Candidate, a.CandidatePolls, a.Polls, a.Asked = "", 0, 0, false
 	a.forgetPeer()
 }
 
@@ -109,7 +115,7 @@ func (s *situation) followCandidate(c string) bool {
 		// Another instance gave up on it first: so does this one.
 		s.next.Attempt.drop(wasConnected)
 		return false
-	case s.prev.Polls+1 >= AttemptBound(s.p.StandbyWait), s.prev.CandidatePolls+1 >= s.p.StandbyWait && !peerClaimed:
+	case s.prev.Polls+1 >= AttemptBound(s.p.StandbyWait), (s.prev.Asked || s.prev.CandidatePolls > 0) && s.prev.CandidatePolls+1 >= s.p.StandbyWait && !peerClaimed:
 		// It had its chance, or claims kept it waiting too long. Park
 		// it, saying so in Jenkins, so that it takes no build the moment
 		// it connects while the next standby carries, and so a restarted
@@ -155,6 +161,7 @@ func (s *situation) bringUp(sb string) {
 		switch owner := agent.ClaimOwner(n); {
 		case owner == s.me():
 			s.next.forgetPeer()
+			s.next.Asked = true
 			s.add(Action{Kind: ActionOnline, Node: sb, Why: why})
 			if !n.Connected && n.Launchable {
 				s.add(Action{Kind: ActionLaunch, Node: sb, Why: "standby is disconnected"})
@@ -170,6 +177,7 @@ func (s *situation) bringUp(sb string) {
 			s.d.WaitsForPeer = true
 		}
 	case agent.Disconnected:
+		s.next.Asked = true
 		// Jenkins' launchSlaveAgent forces a reconnect: an agent it is
 		// launching (offline with no cause) is left to finish.
 		if n.Launchable && !n.NeverConnected() {

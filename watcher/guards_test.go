@@ -747,7 +747,7 @@ func TestSmallestStandbyWaitFailsOver(t *testing.T) {
 // ever toggled, and the group goes down. The fix belongs in decide.go
 // (followCandidate counts the claim poll against the standby's wait).
 func TestSmallestStandbyWaitTogglesAStandbyClaimedWhileFailingOver(t *testing.T) {
-	t.Skip("known bug in decide.go, not fixed here: see docs/reliability.md, Known gaps")
+
 	l := newGuardLab(t, "slave01:slave02", Params{FailoverAfter: 1, FailbackAfter: 1, StandbyWait: 1, Failback: config.FailbackAuto})
 	l.pollUntil(PhaseNormal, 1)
 	l.must(l.fake.KillAgent("slave01"))
