@@ -73,6 +73,11 @@ var phaseLabels = map[watcher.Phase]string{
 
 const pollFailedClass = "ph-poll_failed"
 
+// minLegendWidth is the narrowest bar, in percent of the width, that the
+// legends name: a stretch too short to see (the moments before the first
+// poll) is drawn and titled but not named.
+const minLegendWidth = 0.1
+
 func phaseClass(s watcher.Segment) string {
 	if s.PollFailed {
 		return pollFailedClass
@@ -122,7 +127,7 @@ func carrierWords(class, active string) string {
 // tickSteps are the spacings the axis may use; the first that gives at
 // most maxTicks ticks wins (every 3 hours over a day).
 var tickSteps = []time.Duration{
-	10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
 	10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour,
 }
 
@@ -166,15 +171,13 @@ func buildTimeline(st watcher.Status, now time.Time) timelineView {
 				shown = from
 			}
 			class := phaseClass(s)
-			seen[class] = true
+			if x1-x0 >= minLegendWidth {
+				seen[class] = true
+			}
 			gt.States = append(gt.States, barView{X: format(x0), W: format(x1 - x0), Class: class,
 				Title: stateTitle(s, shown, end, !end.Before(now)), State: string(s.State), Active: s.Active})
 
 			cc, who := carrierClass(g, s)
-			if !listed[cc+" "+who] {
-				listed[cc+" "+who] = true
-				gt.Nodes = append(gt.Nodes, legendItem{Class: cc, Label: clean(who)})
-			}
 			if n := len(runs); n > 0 && runs[n-1].class == cc && runs[n-1].who == who {
 				runs[n-1].to, runs[n-1].x1 = end, x1
 				continue
@@ -182,6 +185,10 @@ func buildTimeline(st watcher.Status, now time.Time) timelineView {
 			runs = append(runs, carrierRun{class: cc, who: who, active: s.Active, from: shown, to: end, x0: x0, x1: x1})
 		}
 		for _, r := range runs {
+			if key := r.class + " " + r.who; !listed[key] && r.x1-r.x0 >= minLegendWidth {
+				listed[key] = true
+				gt.Nodes = append(gt.Nodes, legendItem{Class: r.class, Label: clean(r.who)})
+			}
 			gt.Carriers = append(gt.Carriers, barView{X: format(r.x0), W: format(r.x1 - r.x0), Class: r.class,
 				Title: clean(carrierWords(r.class, r.active)) + ", " + stretch(r.from, r.to, !r.to.Before(now)), Active: r.active})
 		}

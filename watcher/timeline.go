@@ -17,13 +17,14 @@ type Segment struct {
 // The timelines are kept in memory only and bounded twice: in time (what
 // ended more than TimelineSpan ago is forgotten) and in count (a group
 // that flaps, or a controller that answers every other poll, adds a
-// segment per poll). The count is shared between groups so that 5,000
-// groups cost what 40 do: each keeps maxTotalSegments/groups segments,
-// never more than maxGroupSegments nor fewer than minGroupSegments.
+// segment per poll). The count is shared between groups: each keeps
+// maxTotalSegments/groups segments, never more than maxGroupSegments nor
+// fewer than minGroupSegments (a failover and a failback take six). So
+// at most 10,000 segments in all up to 1,250 groups, 8 a group beyond.
 const (
 	TimelineSpan     = 24 * time.Hour
 	maxGroupSegments = 500
-	maxTotalSegments = 20_000
+	maxTotalSegments = 10_000
 	minGroupSegments = 8
 )
 

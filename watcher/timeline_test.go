@@ -116,15 +116,15 @@ func TestTimelineForgetsWhatEndedADayAgo(t *testing.T) {
 // Many groups share one count, so that memory does not grow with groups
 // times the per-group cap.
 func TestTimelineCountIsSharedBetweenGroups(t *testing.T) {
-	for n, want := range map[int]int{0: 500, 1: 500, 40: 500, 41: 487, 100: 200, 2500: 8, 5000: 8} {
+	for n, want := range map[int]int{0: 500, 1: 500, 20: 500, 21: 476, 100: 100, 1250: 8, 5000: 8} {
 		if got := segmentsPerGroup(n); got != want {
 			t.Errorf("segmentsPerGroup(%d) = %d, want %d", n, got, want)
 		}
 	}
 	w, gs, now := timelineWatcher(t, 100)
 	flap(w, gs[7], now, 1000)
-	if tl := timelineOf(w, "p7"); len(tl) != 200 {
-		t.Errorf("one of 100 groups keeps %d segments, want 200", len(tl))
+	if tl := timelineOf(w, "p7"); len(tl) != 100 {
+		t.Errorf("one of 100 groups keeps %d segments, want 100", len(tl))
 	}
 }
 
