@@ -10,13 +10,18 @@
 # shows the group failed over to slave02; then renders / in headless
 # Chromium and checks the DOM it built: group slave01 in state failed_over
 # with slave02 active, slave01 and slave02 with their node states, the
-# transition into failed_over, the Jenkins version, no script. Loopback
-# only, a temporary directory; every process it starts is stopped on exit.
+# transition into failed_over, the Jenkins version, the timeline with
+# slave02 carrying, no script. Then it revives slave01, waits until the
+# group failed back, and checks the timeline again: slave01, slave02 and
+# slave01 again carrying, in that order. Loopback only, a temporary
+# directory; every process it starts is stopped on exit.
 #
 #   scripts/page-check.sh               check the page
-#   scripts/page-check.sh --screenshot  also write docs/status-page.png
+#   scripts/page-check.sh --screenshot  also write docs/status-page.png,
+#                                       the page after the failback
 #
-# Needs: go, chromium, curl, jq. As root (or with sudo) on Debian it
+# The last check is on the screenshot: the timeline's bar of slave02
+# carrying must be on screen, in its colour. Needs: go, chromium, curl, jq. As root (or with sudo) on Debian it
 # installs what is missing. PAGE_CHECK_TIMEOUT (default 60) bounds each wait
 # in seconds.
 set -euo pipefail
@@ -85,6 +90,26 @@ failed_over() {
     jq -e '.groups[] | select(.name == "slave01") | .state == "failed_over" and .active == "slave02"'
 }
 
+# failed_back: /status shows group slave01 normal again, slave01 active.
+failed_back() {
+  curl -fsS --max-time 5 "${watchdog}/status" |
+    jq -e '.groups[] | select(.name == "slave01") | .state == "normal" and .active == "slave01"'
+}
+
+# carriers: the nodes the timeline of group slave01 shows carrying, in
+# order, one a line (from the DOM in dom.html).
+carriers() {
+  sed -n '/<figure class="timeline" data-timeline="slave01">/,/<\/figure>/p' "$workdir/dom.html" |
+    grep -o '<rect class="car c-[a-z0-9]*" [^>]*data-active="[^"]*"' | sed 's/.*data-active="\([^"]*\)"/\1/' |
+    grep -v '^$' || true
+}
+
+# render dumps the DOM Chromium builds of the page into dom.html.
+render() {
+  browser --dump-dom "${watchdog}/" >"$workdir/dom.html" || fail "chromium could not render ${watchdog}/"
+  [[ -s "$workdir/dom.html" ]] || fail "chromium rendered an empty page"
+}
+
 # browser runs headless Chromium on the page with a fresh profile, no
 # network but loopback, and a bounded run time.
 browser() {
@@ -104,7 +129,7 @@ need_tools
 
 log "building the watchdog and the fake controller"
 (cd "$repo_root" && go build -o "$workdir/watchdog" -ldflags "-X main.version=page-check" . &&
-  go build -o "$workdir/fake-jenkins" ./cmd/fake-jenkins) || fail "build failed"
+  go build -o "$workdir/fake-jenkins" ./cmd/fake-jenkins && go build -o "$workdir/pngcount" ./scripts/lib/pngcount) || fail "build failed"
 
 start_lab "$workdir/watchdog" "$workdir/fake-jenkins"
 passed=$((passed + 2))
@@ -119,8 +144,7 @@ curl -fsS --max-time 5 -X POST "${jenkins}/-/fake/build?node=slave02" >/dev/null
   fail "the fake controller's control API refused to start a build on slave02"
 sleep 2 # one more poll, so the page shows the build
 
-browser --dump-dom "${watchdog}/" >"$workdir/dom.html" || fail "chromium could not render ${watchdog}/"
-[[ -s "$workdir/dom.html" ]] || fail "chromium rendered an empty page"
+render
 ok "chromium rendered the page ($(wc -c <"$workdir/dom.html") bytes of DOM)"
 
 dom_has 'data-group="slave01" data-state="failed_over" data-active="slave02"' ||
@@ -141,12 +165,38 @@ if grep -qi '<script' "$workdir/dom.html"; then
   fail "the page carries a script"
 fi
 ok "page: refreshes itself, no script"
+dom_has '<figure class="timeline" data-timeline="slave01">' || fail "the page has no timeline for group slave01"
+dom_has 'server local offset ' || fail "the timeline does not state the server's local offset"
+dom_has 'data-state="failed_over" data-active="slave02"><title>failed_over, slave02 carrying, from ' ||
+  fail "the timeline shows no failed_over stretch with slave02 carrying"
+[[ "$(carriers | tr '\n' ' ')" == "slave01 slave02 " ]] ||
+  fail "the timeline's carrying bar shows $(carriers | tr '\n' ' '), want slave01 then slave02"
+ok "page: timeline of slave01, slave01 then slave02 carrying"
+
+curl -fsS --max-time 5 -X POST "${jenkins}/-/fake/revive?node=slave01" >/dev/null ||
+  fail "the fake controller's control API refused to revive slave01"
+log "revived slave01; waiting up to ${timeout_s}s for the failback"
+wait_for "/status to show slave01 failed back" "$timeout_s" failed_back
+ok "/status: group slave01 normal again, slave01 active"
+sleep 1 # a little of the normal stretch, so the picture shows it
+render
+dom_has 'data-group="slave01" data-state="normal" data-active="slave01"' || fail "the page does not show group slave01 normal"
+dom_has 'data-state="failing_back" data-active="slave02"' || fail "the timeline shows no failing_back stretch"
+[[ "$(carriers | tr '\n' ' ')" == "slave01 slave02 slave01 " ]] ||
+  fail "after the failback the carrying bar shows $(carriers | tr '\n' ' '), want slave01, slave02, slave01"
+ok "page: timeline after the failback, slave01, slave02, slave01 carrying"
+
+# On screen, not only in the DOM: the screenshot has the bar of slave02
+# carrying, in its colour (.c-s1 in server/page.css), far more pixels of
+# it than the legend's swatch (12 x 12) alone.
+browser --screenshot="$workdir/page.png" --window-size=1000,1240 "${watchdog}/" >/dev/null ||
+  fail "chromium could not take the screenshot"
+standby_px="$("$workdir/pngcount" "$workdir/page.png" 1f6feb)" || fail "cannot read the screenshot"
+((standby_px > 1000)) || fail "the screenshot shows ${standby_px} pixels of slave02's carrying bar, want more than 1000"
+ok "screenshot: the timeline is on screen (${standby_px} pixels of slave02 carrying)"
 
 if [[ "$screenshot" == true ]]; then
-  out="$repo_root/docs/status-page.png"
-  browser --screenshot="$out" --window-size=1000,860 "${watchdog}/" >/dev/null ||
-    fail "chromium could not take the screenshot"
-  [[ -s "$out" ]] || fail "empty screenshot"
+  cp "$workdir/page.png" "$repo_root/docs/status-page.png"
   ok "screenshot written to docs/status-page.png"
 fi
 

@@ -76,6 +76,7 @@ type pageData struct {
 	Now            time.Time
 	Status         watcher.Status
 	Transitions    []watcher.Transition // newest first
+	Timeline       timelineView
 }
 
 func statusPage(w Watcher, now func() time.Time, log *slog.Logger) http.Handler {
@@ -101,7 +102,8 @@ func statusPage(w Watcher, now func() time.Time, log *slog.Logger) http.Handler 
 	// refreshSeconds anyway, so a rendering that old is rendered again
 	// even with no poll in between (polls that stopped show as such).
 	cache := &renderCache{maxAge: refreshSeconds * time.Second, render: func(st watcher.Status, now time.Time) ([]byte, error) {
-		d := pageData{Title: pageTitle(st), CSS: template.CSS(pageCSS), RefreshSeconds: refreshSeconds, Now: now, Status: st}
+		d := pageData{Title: pageTitle(st), CSS: template.CSS(pageCSS), RefreshSeconds: refreshSeconds, Now: now, Status: st,
+			Timeline: buildTimeline(st, now)}
 		for i := len(st.Transitions) - 1; i >= 0 && len(d.Transitions) < maxTransitions; i-- {
 			d.Transitions = append(d.Transitions, st.Transitions[i])
 		}

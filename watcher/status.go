@@ -8,6 +8,8 @@ import (
 
 // Status is the watcher's view, served as JSON on /status.
 type Status struct {
+	// Started is when this watchdog started: the timelines begin there.
+	Started     time.Time        `json:"started"`
 	Controller  ControllerStatus `json:"controller"`
 	DryRun      bool             `json:"dryRun"`
 	Failback    string           `json:"failback"`
@@ -46,6 +48,13 @@ type GroupStatus struct {
 	// Redundancy says it in words ("1 of 2 standbys ready").
 	ReadyStandbys int    `json:"readyStandbys"`
 	Redundancy    string `json:"redundancy"`
+	// Timeline is the group's history over the last TimelineSpan (or
+	// since Started), oldest first: each segment lasts until the next
+	// one starts, the last until now. The first may start before the
+	// span: it is the one in force when the span begins. Bounded in
+	// count too (timeline.go): a group that changed very often shows
+	// only its latest segments.
+	Timeline []Segment `json:"timeline"`
 }
 
 // NodeStatus is one node's state.
@@ -80,6 +89,7 @@ func (w *Watcher) Status() Status {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := Status{
+		Started: w.created,
 		Controller: ControllerStatus{URL: w.url, Version: w.version, Up: w.ready.Load(),
 			LastPoll: timePtr(w.lastStart), LastSuccess: timePtr(w.lastSuccess), LastError: w.lastErr, LastErrorKind: w.lastErrKind},
 		DryRun:      w.dryRun,
@@ -92,6 +102,7 @@ func (w *Watcher) Status() Status {
 			Name: g.Name(), Primary: g.Primary, Standbys: g.Standbys, State: st.Phase, Active: st.Active,
 			Since: timePtr(w.since[g.Name()]), StandbyActiveSince: timePtr(w.standbyFrom[g.Name()]),
 			Candidate: st.Candidate, PrimaryDownPolls: st.PrimaryDownPolls, PrimaryUpPolls: st.PrimaryUpPolls,
+			Timeline: w.timelineLocked(g.Name()),
 		}
 		var readiness []Readiness
 		for _, sb := range g.Standbys {

@@ -74,6 +74,7 @@ type Watcher struct {
 	lastErrKind string
 	failStreak  int
 	transitions []Transition
+	timelines   map[string]*timeline // per group, timeline.go
 	dryRunSeen  map[string]string
 }
 
@@ -110,7 +111,7 @@ func New(o Options) *Watcher {
 		roles:  map[string]role{},
 		states: map[string]GroupState{}, since: map[string]time.Time{}, standbyFrom: map[string]time.Time{},
 		nodeStates: map[string]agent.State{}, dryRunSeen: map[string]string{}, standbys: map[string]*standbyWatch{},
-		holds: map[string]hold{}, released: map[string]bool{},
+		holds: map[string]hold{}, released: map[string]bool{}, timelines: map[string]*timeline{},
 	}
 	w.me = agent.SanitizeInstance(o.Params.Instance)
 	w.params.Instance = w.me
@@ -119,6 +120,9 @@ func New(o Options) *Watcher {
 	o.Metrics.state.bind(w)
 	for _, g := range o.Groups {
 		w.states[g.Name()] = GroupState{Phase: PhaseUnknown}
+		// The picture of the day starts with the watchdog: unknown until
+		// the first poll.
+		w.recordLocked(g.Name(), Segment{Start: w.created, State: PhaseUnknown})
 		w.roles[g.Primary] = role{group: g.Name(), primary: true}
 		for _, s := range g.Standbys {
 			w.roles[s] = role{group: g.Name()}
@@ -210,7 +214,9 @@ func (w *Watcher) pollFailed(err error, kind string) {
 	if kind != "" {
 		w.m.jenkinsErrors.WithLabelValues(kind).Inc()
 	}
+	now := w.now()
 	w.mu.Lock()
+	w.recordPollFailedLocked(now)
 	w.failStreak++
 	changed := err.Error() != w.lastErr
 	streak := w.failStreak
@@ -335,6 +341,7 @@ func (w *Watcher) commit(g config.Group, prev, next GroupState) {
 	defer w.mu.Unlock()
 	defer w.gen.Add(1)
 	w.states[name] = next
+	w.recordLocked(name, Segment{Start: now, State: next.Phase, Active: next.Active})
 	if prev.Phase != next.Phase || w.since[name].IsZero() {
 		w.since[name] = now
 		w.transitions = append(w.transitions, Transition{Time: now, Group: name, From: prev.Phase, To: next.Phase, Active: next.Active})
