@@ -184,3 +184,37 @@ func TestWriter(t *testing.T) {
 		}
 	}
 }
+
+// Tokens keep exactly letters, digits, '.', '_' and '-' (and '@' in a
+// holder), at most 256 bytes: the edges of each range, and the bytes
+// next to them.
+func TestTokens(t *testing.T) {
+	for in, want := range map[string]string{
+		"0-9.a_z-A_Z": "0-9.a_z-A_Z", "slave 01": "slave_01", "": "_", "/:@`{[": "______",
+		strings.Repeat("x", 300): strings.Repeat("x", 300),
+	} {
+		if got := Token(in); got != want {
+			t.Errorf("Token(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := holderToken("bob@example.com"); got != "bob@example.com" {
+		t.Errorf("holderToken kept %q", got)
+	}
+	for s, want := range map[string]bool{strings.Repeat("a", 256): true, strings.Repeat("a", 257): false, "": false, "a b": false} {
+		if got := isToken(s, false); got != want {
+			t.Errorf("isToken(%d bytes %.10q) = %t", len(s), s, got)
+		}
+	}
+	long := strings.Repeat("h", 250) + "-4711-3fa9c2"
+	if got := SanitizeInstance(long); len(got) != 128 || !strings.HasSuffix(got, "-4711-3fa9c2") {
+		t.Errorf("SanitizeInstance of a %d-byte id = %d bytes %q", len(long), len(got), got)
+	}
+	if m, ok := ParseMessage(ClaimMessage(long, strings.Repeat("g", 256))); !ok || m.Instance != SanitizeInstance(long) {
+		t.Errorf("a claim by a long instance name does not read back: %+v %t", m, ok)
+	}
+	for in, want := range map[string]string{"09azAZ.-_": "09azAZ.-_", "a/b:c é": "abc", "/": "watchdog"} {
+		if got := SanitizeInstance(in); got != want {
+			t.Errorf("SanitizeInstance(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

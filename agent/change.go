@@ -29,9 +29,17 @@ type Change struct {
 	After NodeInfo
 }
 
+// maxInstance bounds an instance ID in a claim, well within a token's 256
+// bytes: a long host name keeps its tail, where the pid and the random
+// part are.
+const maxInstance = 128
+
 // SanitizeInstance keeps an instance ID to the characters a claim can
-// carry through Jenkins' escaping.
+// carry through Jenkins' escaping, at most maxInstance bytes.
 func SanitizeInstance(id string) string {
+	if len(id) > maxInstance {
+		id = id[len(id)-maxInstance:]
+	}
 	clean := id != ""
 	for i := 0; i < len(id) && clean; i++ {
 		clean = instanceByte(id[i])
