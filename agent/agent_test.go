@@ -218,3 +218,16 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
+
+// Disconnected with a person's message (doDisconnect) is theirs; a node
+// monitor's cause on a node whose channel is down is no hold.
+func TestDisconnectedByAPerson(t *testing.T) {
+	person := NodeInfo{Offline: true, CauseClass: CauseUser, CauseReason: "unplugged for repair", Writer: "bob"}
+	monitor := NodeInfo{Offline: true, CauseClass: "hudson.node_monitors.DiskSpaceMonitorDescriptor$DiskSpace", CauseReason: "disk"}
+	if got := Classify(person, true); got != Held {
+		t.Errorf("disconnected by a person: %s", got)
+	}
+	if got := Classify(monitor, true); got != Disconnected {
+		t.Errorf("channel down with a monitor's cause: %s", got)
+	}
+}
