@@ -46,6 +46,9 @@ type decoder struct {
 	strs    map[string]string
 	unquote []byte // scratch for strings with escapes or invalid UTF-8
 	cut     []byte // scratch for strings cut to a bound
+	// spaces stands between the body and dec (space.go), so that a run
+	// of whitespace costs dec's buffer one byte.
+	spaces spaceCollapser
 }
 
 // decodeOptions mirror encoding/json's leniency (see above).
@@ -144,7 +147,7 @@ func computerField(name string) field {
 // computers decodes a /computer/api/json answer into the nodes of a
 // snapshot: every computer but the built-in node, keyed by name.
 func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
-	d.dec.Reset(r, decodeOptions...)
+	d.reset(r)
 	defer d.shed()
 	raws, err := d.readList()
 	d.raws = raws[:0]
@@ -178,7 +181,7 @@ func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 
 // computer decodes a /computer/<name>/api/json answer.
 func (d *decoder) computer(r io.Reader) (agent.NodeInfo, error) {
-	d.dec.Reset(r, decodeOptions...)
+	d.reset(r)
 	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -190,6 +193,12 @@ func (d *decoder) computer(r io.Reader) (agent.NodeInfo, error) {
 	// An empty body or null reads as nothing: info refuses it for what
 	// is missing.
 	return c.info()
+}
+
+// reset starts a read of r.
+func (d *decoder) reset(r io.Reader) {
+	d.spaces.reset(r)
+	d.dec.Reset(&d.spaces, decodeOptions...)
 }
 
 // syntaxOrType marks an error in reading the JSON, as opposed to a

@@ -294,7 +294,7 @@ func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (age
 // node decodes a /computer/<name>/api/json answer, telling the built-in
 // node, which the listing leaves out, from an agent.
 func (d *decoder) node(r io.Reader) (info agent.NodeInfo, builtIn bool, err error) {
-	d.dec.Reset(r, decodeOptions...)
+	d.reset(r)
 	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {

@@ -1,0 +1,123 @@
+package jenkins
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// collapseAll reads b through a spaceCollapser, chunk bytes at a time.
+func collapseAll(t testing.TB, b []byte, chunk int) []byte {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(b)
+	if chunk == 1 {
+		r = iotest.OneByteReader(r)
+	}
+	var s spaceCollapser
+	s.reset(r)
+	var out []byte
+	buf := make([]byte, max(chunk, 1))
+	for {
+		n, err := s.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSpaceCollapser: runs of whitespace outside strings become their
+// first byte; strings, escaped quotes and backslashes included, pass as
+// they are, however the body is cut into reads.
+func TestSpaceCollapser(t *testing.T) {
+	for in, want := range map[string]string{
+		``:                       ``,
+		`{}`:                     `{}`,
+		"{  \n\t\r }":            `{ }`,
+		"\n\n{\r\n\"a\" :  1 }  ": "\n{\r\"a\" : 1 } ",
+		`{"a  b":"c   d"}`:       `{"a  b":"c   d"}`,
+		`["x\"  y",  "z"]`:       `["x\"  y", "z"]`,
+		`["x\\",  "y"]`:          `["x\\", "y"]`,
+		`["x\\\"  ",  "y"]`:      `["x\\\"  ", "y"]`,
+		`["\\\\",   "\\\\\"  "]`: `["\\\\", "\\\\\"  "]`,
+		`["\u0022  ",   1]`:      `["\u0022  ", 1]`,
+		"[1 ,\t\t2]":             "[1 ,\t2]",
+		"\"unterminated   ":      "\"unterminated   ",
+		"[\"a\"    ":             "[\"a\" ",
+		"  \xff  \"\xfe  \"  ":   " \xff \"\xfe  \" ",
+	} {
+		for _, chunk := range []int{1, 2, 3, 7, 4096} {
+			if got := collapseAll(t, []byte(in), chunk); string(got) != want {
+				t.Errorf("%q read %d bytes at a time: got %q, want %q", in, chunk, got, want)
+			}
+		}
+	}
+}
+
+// FuzzSpaceCollapser: the same bytes out whatever the reads, and for valid
+// JSON the same JSON (compared compacted), with no run of whitespace left
+// outside strings (collapsing again changes nothing).
+func FuzzSpaceCollapser(f *testing.F) {
+	for _, s := range []string{`{"a" :  "b  \"  c\\" ,  "d":[1,  2]}`, "\"\\\\\\\"  \"  ", "[\n\n\"x\"\r\n]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		whole := collapseAll(t, b, len(b)+1)
+		for _, chunk := range []int{1, 3} {
+			if got := collapseAll(t, b, chunk); !bytes.Equal(got, whole) {
+				t.Fatalf("%q: %q read %d at a time, %q whole", b, got, chunk, whole)
+			}
+		}
+		if !json.Valid(b) {
+			return
+		}
+		var want, got bytes.Buffer
+		_ = json.Compact(&want, b)
+		if err := json.Compact(&got, whole); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("%q collapsed to %q: %v", b, whole, err)
+		}
+		if again := collapseAll(t, whole, len(whole)+1); !bytes.Equal(again, whole) {
+			t.Fatalf("%q collapsed to %q, then to %q: a run was left", b, whole, again)
+		}
+	})
+}
+
+// TestWhitespaceBombCostsLittle: a gzip bomb of spaces inside the list
+// (1 MB inflating to 1 GiB) is refused at the body cap without the
+// decoder buffering the 16 MiB of spaces it read: the read allocates far
+// less than the cap. Without spaceCollapser it allocated some 67 MB.
+func TestWhitespaceBombCostsLittle(t *testing.T) {
+	bomb := gzipBombs[1].body() // built before the count starts
+	var sent atomic.Int64
+	srv := bombServer(t, bomb, &sent)
+	c, err := New(Options{URL: srv.URL, User: "u", Token: token, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = c.Computers(context.Background())
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err = %v, want a bad response, larger than the cap", err)
+	}
+	// The server, the transport and gzip take some 100 kB.
+	const limit = 4 << 20
+	if n := after.TotalAlloc - before.TotalAlloc; n > limit {
+		t.Errorf("reading the bomb allocated %d bytes, want at most %d", n, limit)
+	} else {
+		t.Logf("reading the bomb allocated %d bytes", n)
+	}
+}
