@@ -42,20 +42,20 @@ func collapseAll(t testing.TB, b []byte, chunk int) []byte {
 // they are, however the body is cut into reads.
 func TestSpaceCollapser(t *testing.T) {
 	for in, want := range map[string]string{
-		``:                       ``,
-		`{}`:                     `{}`,
-		"{  \n\t\r }":            `{ }`,
+		``:                        ``,
+		`{}`:                      `{}`,
+		"{  \n\t\r }":             `{ }`,
 		"\n\n{\r\n\"a\" :  1 }  ": "\n{\r\"a\" : 1 } ",
-		`{"a  b":"c   d"}`:       `{"a  b":"c   d"}`,
-		`["x\"  y",  "z"]`:       `["x\"  y", "z"]`,
-		`["x\\",  "y"]`:          `["x\\", "y"]`,
-		`["x\\\"  ",  "y"]`:      `["x\\\"  ", "y"]`,
-		`["\\\\",   "\\\\\"  "]`: `["\\\\", "\\\\\"  "]`,
-		`["\u0022  ",   1]`:      `["\u0022  ", 1]`,
-		"[1 ,\t\t2]":             "[1 ,\t2]",
-		"\"unterminated   ":      "\"unterminated   ",
-		"[\"a\"    ":             "[\"a\" ",
-		"  \xff  \"\xfe  \"  ":   " \xff \"\xfe  \" ",
+		`{"a  b":"c   d"}`:        `{"a  b":"c   d"}`,
+		`["x\"  y",  "z"]`:        `["x\"  y", "z"]`,
+		`["x\\",  "y"]`:           `["x\\", "y"]`,
+		`["x\\\"  ",  "y"]`:       `["x\\\"  ", "y"]`,
+		`["\\\\",   "\\\\\"  "]`:  `["\\\\", "\\\\\"  "]`,
+		`["\u0022  ",   1]`:       `["\u0022  ", 1]`,
+		"[1 ,\t\t2]":              "[1 ,\t2]",
+		"\"unterminated   ":       "\"unterminated   ",
+		"[\"a\"    ":              "[\"a\" ",
+		"  \xff  \"\xfe  \"  ":    " \xff \"\xfe  \" ",
 	} {
 		for _, chunk := range []int{1, 2, 3, 7, 4096} {
 			if got := collapseAll(t, []byte(in), chunk); string(got) != want {
