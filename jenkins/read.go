@@ -251,7 +251,7 @@ func (c *Client) readNode(ctx context.Context, d *decoder, name string) (nodeRea
 		info    agent.NodeInfo
 		builtIn bool
 	)
-	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, func(r io.Reader) (err error) {
+	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, plain, func(r io.Reader) (err error) {
 		info, builtIn, err = d.node(r)
 		return err
 	})
@@ -278,7 +278,7 @@ func (c *Client) readNode(ctx context.Context, d *decoder, name string) (nodeRea
 func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (agent.Snapshot, error) {
 	d, owned := c.decoders.get()
 	defer c.decoders.put(owned)
-	resp, err := c.getJSON(ctx, "read computers", "", "/computer/", computersTree+"{0}", func(r io.Reader) error {
+	resp, err := c.getJSON(ctx, "read computers", "", "/computer/", computersTree+"{0}", plain, func(r io.Reader) error {
 		_, err := d.computers(r)
 		return err
 	})
