@@ -600,11 +600,10 @@ func (s *decoderSlot) put(owned bool) {
 }
 
 // jsonBody, carried in a GET's context, takes the answer's body in the
-// transport, before gojenkins' requester sees it. The requester can only
-// decode into a value with encoding/json or copy the whole body into a
-// string; this way the request still goes through gojenkins, and the
-// body is decoded as it streams in, with no copy. The requester gets an
-// empty body, whose io.EOF it ignores.
+// transport, behind the body cap, and decodes it as it streams in, with
+// no copy (gojenkins' requester, which GETs went through first, could
+// only decode with encoding/json or copy the whole body into a string).
+// The caller gets an empty body.
 type jsonBody struct {
 	decode  func(io.Reader) error
 	read    bool  // decode ran

@@ -199,9 +199,11 @@ func (c *Client) readNodes(ctx context.Context) (agent.Snapshot, error) {
 		decoders = nil // another poll's: use fresh ones
 	}
 	for w := range min(eachInFlight, len(names)) {
-		d := newDecoder()
+		var d *decoder
 		if decoders != nil {
 			d = decoders[w]
+		} else {
+			d = newDecoder()
 		}
 		wg.Go(func() {
 			for i := take(); i >= 0; i = take() {
