@@ -233,14 +233,16 @@ func makeBomb(head, fill string, repeat, times int, tail string) []byte {
 }
 
 // gzipBombs are gzip bodies of about 1 MB that inflate to hundreds of
-// MiB of valid JSON: members the decoder skips one by one, or spaces
-// inside the list, which the decoder keeps buffered.
+// MiB of valid JSON: members the decoder skips one by one, spaces inside
+// the list (which reach the decoder as one), or one string.
 var gzipBombs = []struct {
 	name string
 	body func() []byte
 }{
 	{"members", sync.OnceValue(func() []byte { return makeBomb(`{`, `"a":0,`, 1<<18, 448, `"computer":[]}`) })}, // 672 MiB
 	{"spaces", sync.OnceValue(func() []byte { return makeBomb(`{"computer":[`, " ", 1<<20, 1<<10, `]}`) })},     // 1 GiB
+	// One string of 1 GiB: the decoder holds a string whole, up to the cap.
+	{"string", sync.OnceValue(func() []byte { return makeBomb(`{"computer":[{"displayName":"`, "a", 1<<20, 1<<10, `"}]}`) })},
 }
 
 // bombServer serves the bomb gzip-encoded, and counts what it sent.

@@ -102,33 +102,92 @@ func FuzzSpaceCollapser(f *testing.F) {
 	})
 }
 
-// TestWhitespaceBombCostsLittle: a gzip bomb of spaces inside the list
-// (1 MB inflating to 1 GiB) is refused at the body cap without the
-// decoder buffering the 16 MiB of spaces it read: the read allocates far
-// less than the cap. Without spaceCollapser it allocated some 67 MB.
-func TestWhitespaceBombCostsLittle(t *testing.T) {
-	bomb := gzipBombs[1].body() // built before the count starts
-	var sent atomic.Int64
-	srv := bombServer(t, bomb, &sent)
-	c, err := New(Options{URL: srv.URL, User: "u", Token: token, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
+// TestBombsCostLittle: a gzip bomb of spaces inside the list (1 MB
+// inflating to 1 GiB) is refused at the body cap without the decoder
+// buffering the 16 MiB of spaces it read, and one of a single string is
+// refused once the string is longer than maxToken: each read allocates far
+// less than the cap. Without spaceCollapser, each allocated some 67 MB.
+func TestBombsCostLittle(t *testing.T) {
+	for _, tc := range []struct {
+		bomb  int
+		want  string
+		limit uint64
+	}{
+		{1, "larger than", 4 << 20},            // spaces: some 100 kB
+		{2, "longer than", 4*maxToken + 4<<20}, // a string: the decoder's buffer doubles past maxToken
+	} {
+		bomb := gzipBombs[tc.bomb]
+		body := bomb.body() // built before the count starts
+		var sent atomic.Int64
+		srv := bombServer(t, body, &sent)
+		c, err := New(Options{URL: srv.URL, User: "u", Token: token, Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err = c.Computers(context.Background())
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want a bad response, %s", bomb.name, err, tc.want)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > tc.limit {
+			t.Errorf("%s: reading the bomb allocated %d bytes, want at most %d", bomb.name, n, tc.limit)
+		} else {
+			t.Logf("%s: reading the bomb allocated %d bytes", bomb.name, n)
+		}
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	_, err = c.Computers(context.Background())
-	runtime.ReadMemStats(&after)
-	if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "larger than") {
-		t.Fatalf("err = %v, want a bad response, larger than the cap", err)
+}
+
+// TestLongTokensAreRefused: a string or number of maxToken bytes is read,
+// one byte more is refused, whether the string has escapes (read byte by
+// byte) or not (read many bytes at a time), and wherever the reads cut it.
+func TestLongTokensAreRefused(t *testing.T) {
+	node := func(reason string) string {
+		return `{"computer":[{"displayName":"a","offline":true,"temporarilyOffline":true,"offlineCauseReason":"` + reason + `"}]}`
 	}
-	// The server, the transport and gzip take some 100 kB.
-	const limit = 4 << 20
-	if n := after.TotalAlloc - before.TotalAlloc; n > limit {
-		t.Errorf("reading the bomb allocated %d bytes, want at most %d", n, limit)
-	} else {
-		t.Logf("reading the bomb allocated %d bytes", n)
+	plainText := strings.Repeat("x", maxToken)
+	escaped := strings.Repeat(`\"`, maxToken/2) // escaped quotes count as the bytes they are
+	for name, tc := range map[string]struct {
+		body string
+		ok   bool
+	}{
+		"string":                      {node(plainText), true},
+		"string one longer":           {node(plainText + "x"), false},
+		"escaped string":              {node(escaped), true},
+		"escaped string one longer":   {node(escaped + "x"), false},
+		"number":                      {`{"computer":[],"n":` + strings.Repeat("1", maxToken) + `}`, true},
+		"number one longer":           {`{"computer":[],"n":` + strings.Repeat("1", maxToken+1) + `}`, false},
+		"number after spaces":         {`{"computer":[],"n":   ` + strings.Repeat("1", maxToken+1) + `}`, false},
+		"string after an escape":      {`{"computer":[],"n":"\n","m":"` + plainText + `x"}`, false},
+		"many strings, each in bound": {`{"computer":[],"n":["` + plainText + `","` + plainText + `"]}`, true},
+	} {
+		for _, chunk := range []string{"whole", "odd"} {
+			var r io.Reader = strings.NewReader(tc.body)
+			if chunk == "odd" {
+				r = &oddReader{r: r}
+			}
+			_, err := newDecoder().computers(r)
+			if tc.ok && err != nil {
+				t.Errorf("%s, %s: %v", name, chunk, err)
+			}
+			if !tc.ok && !errors.Is(err, errLongToken) {
+				t.Errorf("%s, %s: err = %v, want %v", name, chunk, err, errLongToken)
+			}
+		}
 	}
+}
+
+// oddReader reads 1, 2, 3, ... 4097 bytes at a time, then again.
+type oddReader struct {
+	r io.Reader
+	n int
+}
+
+func (o *oddReader) Read(p []byte) (int, error) {
+	o.n = o.n%4097 + 1
+	return o.r.Read(p[:min(len(p), o.n)])
 }
 
 // BenchmarkSpaceCollapser passes the list a poll reads at 1,000 agents in
