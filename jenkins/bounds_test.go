@@ -45,14 +45,20 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 func TestValidJSONOverTheCapIsRefused(t *testing.T) {
 	c, _, _ := newClientTimeout(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"computer":[{"displayName":"s","offline":true,"temporarilyOffline":true,"offlineCauseReason":"`)
+		// Computers with messages of 1 MiB each: every string within
+		// maxToken, the whole over maxBody.
+		_, _ = io.WriteString(w, `{"computer":[`)
 		chunk := strings.Repeat("x", 1<<20)
-		for range maxBody>>20 + 1 {
-			if _, err := io.WriteString(w, chunk); err != nil {
+		for i := range maxBody>>20 + 1 {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			if _, err := fmt.Fprintf(w, `%s{"displayName":"s%d","offline":true,"temporarilyOffline":true,"offlineCauseReason":"%s"}`, sep, i, chunk); err != nil {
 				return
 			}
 		}
-		_, _ = io.WriteString(w, `"}]}`)
+		_, _ = io.WriteString(w, `]}`)
 	}, time.Minute)
 	_, err := c.Computers(context.Background())
 	if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "larger than") {
