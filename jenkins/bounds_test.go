@@ -380,11 +380,13 @@ func BenchmarkGzipBomb(b *testing.B) {
 // poll does not keep the buffers a huge string or run of spaces grew.
 func TestDecoderShedsGrownBuffers(t *testing.T) {
 	big := strings.Repeat(" ", 4*maxKeptBuffer)
-	escaped := strings.Repeat(`\u00e9`, maxKeptBuffer)
+	escaped := `\u00e9` + strings.Repeat("x", 3*maxKeptBuffer/2) // one escape: unquoted whole, within maxToken
+	long := strings.Repeat("x", 2*maxToken)                      // refused by maxToken once the buffer grew
 	for name, body := range map[string]string{
 		"spaces":         `{"computer":[` + big + `]}`,
 		"escaped string": `{"computer":[{"displayName":"s","offline":true,"temporarilyOffline":true,"offlineCauseReason":"` + escaped + `"}]}`,
 		"cut":            `{"computer":[` + big,
+		"long string":    `{"computer":[{"displayName":"` + long + `"}]}`,
 	} {
 		d := newDecoder()
 		_, _ = d.computers(strings.NewReader(body))
