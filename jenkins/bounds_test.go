@@ -377,7 +377,8 @@ func BenchmarkGzipBomb(b *testing.B) {
 }
 
 // TestDecoderShedsGrownBuffers: the decoder a Client keeps from poll to
-// poll does not keep the buffers a huge string or run of spaces grew.
+// poll does not keep the buffers a long string grew (a run of spaces no
+// longer grows them: spaceCollapser; the "spaces" cases check it).
 func TestDecoderShedsGrownBuffers(t *testing.T) {
 	big := strings.Repeat(" ", 4*maxKeptBuffer)
 	escaped := `\u00e9` + strings.Repeat("x", 3*maxKeptBuffer/2) // one escape: unquoted whole, within maxToken

@@ -520,10 +520,11 @@ func (d *decoder) intern(b []byte) string {
 }
 
 // maxKeptBuffer bounds the buffers a decoder keeps from one read to the
-// next. A read's buffers grow only as large as its largest token, or run
-// of spaces, which the JSON decoder holds whole: some kB from Jenkins, but
-// up to maxBody from a hostile answer, which must not stay pinned for the
-// life of the process. Beyond this size they are dropped after the read.
+// next. A read's buffers grow only as large as its largest token, which
+// the JSON decoder holds whole: some kB from Jenkins, but up to twice
+// maxToken from a hostile answer (runs of whitespace reach it as one
+// byte: space.go), which must not stay pinned for the life of the
+// process. Beyond this size they are dropped after the read.
 const maxKeptBuffer = 1 << 20
 
 // shed drops the buffers a read grew past maxKeptBuffer.
