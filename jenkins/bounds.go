@@ -21,6 +21,12 @@ const (
 	// compressed body cannot inflate past it. 1,000 nodes with the tree
 	// filter are about 250 kB.
 	maxBody = 16 << 20
+	// maxToken bounds one string or number of an answer, as sent (escapes
+	// and all): the JSON decoder holds a token whole, so a longer one is
+	// refused, a bad response (space.go). Jenkins' longest strings are
+	// the offline messages people write: one of 200 kB (as in the
+	// reliability tests) is at most 1.2 MB with every character escaped.
+	maxToken = 2 << 20
 	// maxNodeName is agent.MaxNameBytes: no watched node can have a longer
 	// name (config refuses one in WATCHDOG_PAIRS), so a computer listed
 	// with a longer name is left out of the snapshot, and a node read one

@@ -45,14 +45,20 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 func TestValidJSONOverTheCapIsRefused(t *testing.T) {
 	c, _, _ := newClientTimeout(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"computer":[{"displayName":"s","offline":true,"temporarilyOffline":true,"offlineCauseReason":"`)
+		// Computers with messages of 1 MiB each: every string within
+		// maxToken, the whole over maxBody.
+		_, _ = io.WriteString(w, `{"computer":[`)
 		chunk := strings.Repeat("x", 1<<20)
-		for range maxBody>>20 + 1 {
-			if _, err := io.WriteString(w, chunk); err != nil {
+		for i := range maxBody>>20 + 1 {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			if _, err := fmt.Fprintf(w, `%s{"displayName":"s%d","offline":true,"temporarilyOffline":true,"offlineCauseReason":"%s"}`, sep, i, chunk); err != nil {
 				return
 			}
 		}
-		_, _ = io.WriteString(w, `"}]}`)
+		_, _ = io.WriteString(w, `]}`)
 	}, time.Minute)
 	_, err := c.Computers(context.Background())
 	if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "larger than") {
@@ -233,14 +239,16 @@ func makeBomb(head, fill string, repeat, times int, tail string) []byte {
 }
 
 // gzipBombs are gzip bodies of about 1 MB that inflate to hundreds of
-// MiB of valid JSON: members the decoder skips one by one, or spaces
-// inside the list, which the decoder keeps buffered.
+// MiB of valid JSON: members the decoder skips one by one, spaces inside
+// the list (which reach the decoder as one), or one string.
 var gzipBombs = []struct {
 	name string
 	body func() []byte
 }{
 	{"members", sync.OnceValue(func() []byte { return makeBomb(`{`, `"a":0,`, 1<<18, 448, `"computer":[]}`) })}, // 672 MiB
 	{"spaces", sync.OnceValue(func() []byte { return makeBomb(`{"computer":[`, " ", 1<<20, 1<<10, `]}`) })},     // 1 GiB
+	// One string of 1 GiB: the decoder holds a string whole, up to the cap.
+	{"string", sync.OnceValue(func() []byte { return makeBomb(`{"computer":[{"displayName":"`, "a", 1<<20, 1<<10, `"}]}`) })},
 }
 
 // bombServer serves the bomb gzip-encoded, and counts what it sent.
@@ -369,14 +377,17 @@ func BenchmarkGzipBomb(b *testing.B) {
 }
 
 // TestDecoderShedsGrownBuffers: the decoder a Client keeps from poll to
-// poll does not keep the buffers a huge string or run of spaces grew.
+// poll does not keep the buffers a long string grew (a run of spaces no
+// longer grows them: spaceCollapser; the "spaces" cases check it).
 func TestDecoderShedsGrownBuffers(t *testing.T) {
 	big := strings.Repeat(" ", 4*maxKeptBuffer)
-	escaped := strings.Repeat(`\u00e9`, maxKeptBuffer)
+	escaped := `\u00e9` + strings.Repeat("x", 3*maxKeptBuffer/2) // one escape: unquoted whole, within maxToken
+	long := strings.Repeat("x", 2*maxToken)                      // refused by maxToken once the buffer grew
 	for name, body := range map[string]string{
 		"spaces":         `{"computer":[` + big + `]}`,
 		"escaped string": `{"computer":[{"displayName":"s","offline":true,"temporarilyOffline":true,"offlineCauseReason":"` + escaped + `"}]}`,
 		"cut":            `{"computer":[` + big,
+		"long string":    `{"computer":[{"displayName":"` + long + `"}]}`,
 	} {
 		d := newDecoder()
 		_, _ = d.computers(strings.NewReader(body))

@@ -46,6 +46,9 @@ type decoder struct {
 	strs    map[string]string
 	unquote []byte // scratch for strings with escapes or invalid UTF-8
 	cut     []byte // scratch for strings cut to a bound
+	// spaces stands between the body and dec (space.go), so that a run
+	// of whitespace costs dec's buffer one byte.
+	spaces spaceCollapser
 }
 
 // decodeOptions mirror encoding/json's leniency (see above).
@@ -144,7 +147,7 @@ func computerField(name string) field {
 // computers decodes a /computer/api/json answer into the nodes of a
 // snapshot: every computer but the built-in node, keyed by name.
 func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
-	d.dec.Reset(r, decodeOptions...)
+	d.reset(r)
 	defer d.shed()
 	raws, err := d.readList()
 	d.raws = raws[:0]
@@ -178,7 +181,7 @@ func (d *decoder) computers(r io.Reader) (map[string]agent.NodeInfo, error) {
 
 // computer decodes a /computer/<name>/api/json answer.
 func (d *decoder) computer(r io.Reader) (agent.NodeInfo, error) {
-	d.dec.Reset(r, decodeOptions...)
+	d.reset(r)
 	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -190,6 +193,12 @@ func (d *decoder) computer(r io.Reader) (agent.NodeInfo, error) {
 	// An empty body or null reads as nothing: info refuses it for what
 	// is missing.
 	return c.info()
+}
+
+// reset starts a read of r.
+func (d *decoder) reset(r io.Reader) {
+	d.spaces.reset(r)
+	d.dec.Reset(&d.spaces, decodeOptions...)
 }
 
 // syntaxOrType marks an error in reading the JSON, as opposed to a
@@ -511,10 +520,11 @@ func (d *decoder) intern(b []byte) string {
 }
 
 // maxKeptBuffer bounds the buffers a decoder keeps from one read to the
-// next. A read's buffers grow only as large as its largest token, or run
-// of spaces, which the JSON decoder holds whole: some kB from Jenkins, but
-// up to maxBody from a hostile answer, which must not stay pinned for the
-// life of the process. Beyond this size they are dropped after the read.
+// next. A read's buffers grow only as large as its largest token, which
+// the JSON decoder holds whole: some kB from Jenkins, but up to twice
+// maxToken from a hostile answer (runs of whitespace reach it as one
+// byte: space.go), which must not stay pinned for the life of the
+// process. Beyond this size they are dropped after the read.
 const maxKeptBuffer = 1 << 20
 
 // shed drops the buffers a read grew past maxKeptBuffer.
@@ -591,11 +601,10 @@ func (s *decoderSlot) put(owned bool) {
 }
 
 // jsonBody, carried in a GET's context, takes the answer's body in the
-// transport, before gojenkins' requester sees it. The requester can only
-// decode into a value with encoding/json or copy the whole body into a
-// string; this way the request still goes through gojenkins, and the
-// body is decoded as it streams in, with no copy. The requester gets an
-// empty body, whose io.EOF it ignores.
+// transport, behind the body cap, and decodes it as it streams in, with
+// no copy (gojenkins' requester, which GETs went through first, could
+// only decode with encoding/json or copy the whole body into a string).
+// The caller gets an empty body.
 type jsonBody struct {
 	decode  func(io.Reader) error
 	read    bool  // decode ran

@@ -199,9 +199,11 @@ func (c *Client) readNodes(ctx context.Context) (agent.Snapshot, error) {
 		decoders = nil // another poll's: use fresh ones
 	}
 	for w := range min(eachInFlight, len(names)) {
-		d := newDecoder()
+		var d *decoder
 		if decoders != nil {
 			d = decoders[w]
+		} else {
+			d = newDecoder()
 		}
 		wg.Go(func() {
 			for i := take(); i >= 0; i = take() {
@@ -251,7 +253,7 @@ func (c *Client) readNode(ctx context.Context, d *decoder, name string) (nodeRea
 		info    agent.NodeInfo
 		builtIn bool
 	)
-	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, func(r io.Reader) (err error) {
+	resp, err := c.getJSON(ctx, op, name, nodePath(name)+"/", nodeFields, plain, func(r io.Reader) (err error) {
 		info, builtIn, err = d.node(r)
 		return err
 	})
@@ -278,7 +280,7 @@ func (c *Client) readNode(ctx context.Context, d *decoder, name string) (nodeRea
 func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (agent.Snapshot, error) {
 	d, owned := c.decoders.get()
 	defer c.decoders.put(owned)
-	resp, err := c.getJSON(ctx, "read computers", "", "/computer/", computersTree+"{0}", func(r io.Reader) error {
+	resp, err := c.getJSON(ctx, "read computers", "", "/computer/", computersTree+"{0}", plain, func(r io.Reader) error {
 		_, err := d.computers(r)
 		return err
 	})
@@ -294,7 +296,7 @@ func (c *Client) confirmNoneFound(ctx context.Context, snap agent.Snapshot) (age
 // node decodes a /computer/<name>/api/json answer, telling the built-in
 // node, which the listing leaves out, from an agent.
 func (d *decoder) node(r io.Reader) (info agent.NodeInfo, builtIn bool, err error) {
-	d.dec.Reset(r, decodeOptions...)
+	d.reset(r)
 	defer d.shed()
 	var c rawComputer
 	if err := d.readComputer(&c); err != nil && !errors.Is(err, io.EOF) {

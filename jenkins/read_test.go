@@ -459,3 +459,57 @@ func (s sessionWriter) WriteHeader(code int) {
 }
 
 func (s sessionWriter) Write(b []byte) (int, error) { return s.ResponseWriter.Write(b) }
+
+// TestOneNodeAnswersAreNotCompressed: the list is asked for gzipped, one
+// node's answer (a few hundred bytes) is not, whether read for a poll or
+// before a change; and an answer gzipped regardless is a bad response,
+// never passed off as a reading.
+func TestOneNodeAnswersAreNotCompressed(t *testing.T) {
+	l := newLab(t)
+	var mu sync.Mutex
+	asked := map[string]map[string]bool{} // read → Accept-Encoding values seen
+	gzipAnyway := false
+	l.setWrap(func(w http.ResponseWriter, r *http.Request, fake http.Handler) {
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		read := "node"
+		if r.URL.Path == "/jenkins/computer/api/json" {
+			read = "list"
+			if strings.HasSuffix(q.Get("tree"), "{0}") {
+				read = "probe"
+			}
+		}
+		mu.Lock()
+		if asked[read] == nil {
+			asked[read] = map[string]bool{}
+		}
+		asked[read][r.Header.Get("Accept-Encoding")] = true
+		force := gzipAnyway
+		mu.Unlock()
+		if force {
+			r.Header.Set("Accept-Encoding", "gzip")
+		}
+		fake.ServeHTTP(w, r)
+	})
+	ctx := context.Background()
+	if _, err := l.client(t, ReadList, "/jenkins").Computers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	each := l.client(t, ReadEach, "/jenkins")
+	if _, err := each.Computers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := each.Computer(ctx, "online"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	want := map[string]map[string]bool{"list": {"gzip": true}, "node": {"identity": true}}
+	if !reflect.DeepEqual(asked, want) {
+		t.Errorf("Accept-Encoding asked: %v, want %v", asked, want)
+	}
+	gzipAnyway = true
+	mu.Unlock()
+	_, err := each.Computer(ctx, "killed")
+	if !errors.Is(err, ErrBadResponse) {
+		t.Errorf("a gzipped answer to an uncompressed read: %v, want a bad response", err)
+	}
+}
