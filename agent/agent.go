@@ -23,8 +23,18 @@ const ParkTag = "[jenkins-failover-watchdog]"
 // offlineCauseReason.
 func Sanitize(msg string) string {
 	msg = strings.Join(strings.Fields(msg), " ")
-	return strings.NewReplacer(" : ", " - ", "<", "", ">", "", "&", "and", `"`, "", "'", "").Replace(msg)
+	// Once more until nothing changes: a removal can bring a " : " or
+	// two spaces together ("a <: b", "a : : b").
+	for {
+		out := strings.Join(strings.Fields(sanitizer.Replace(msg)), " ")
+		if out == msg {
+			return out
+		}
+		msg = out
+	}
 }
+
+var sanitizer = strings.NewReplacer(" : ", " - ", "<", "", ">", "", "&", "and", `"`, "", "'", "")
 
 // NodeInfo is what one read of a computer says.
 type NodeInfo struct {

@@ -158,7 +158,7 @@ func TestWriter(t *testing.T) {
 	forms := map[string]string{ // locale: SlaveComputer.DisconnectedBy
 		"en": "Disconnected by {0}{1}", "bg": "Връзката бе прекъсната от „{0}{1}“", "da": "Frakoblet af {0}{1}",
 		"de": "Getrennt durch Benutzer {0}{1}", "es": "Desconectado por {0}{1}", "it": "Disconnesso da {0}{1}",
-		"ja": "{0}がオフラインにしています。{1}", "ru": "Отключён пользователем {0}: {1}",
+		"ja": "{0}がオフラインにしています。{1}", "ru": "Отключён пользователем {0}: {1}", "zh_CN": "被 {0}{1}断开连接",
 		"sr": "Прекинута веза од стране {0}{1}", "sv_SE": "Frånkopplades av {0}{1}", "zh_TW": "由 {0} 中斷連線{1}",
 	}
 	for locale, form := range forms {
@@ -229,5 +229,19 @@ func TestDisconnectedByAPerson(t *testing.T) {
 	}
 	if got := Classify(monitor, true); got != Disconnected {
 		t.Errorf("channel down with a monitor's cause: %s", got)
+	}
+}
+
+// Whatever words a person gave, the forms the watchdog writes with them
+// read back as its own.
+func TestNotesAlwaysReadBack(t *testing.T) {
+	for _, words := range []string{"a : : b", "x  :  :  y", "a <: b", "a : <> : b", "[[x]]", " : ", "::", "& : &", strings.Repeat("é : ", 200), "tab\t:\tsep"} {
+		if _, ok := ParseMessage(MaintenanceMessage(words)); !ok {
+			t.Errorf("MaintenanceMessage(%q) = %q does not read back", words, MaintenanceMessage(words))
+		}
+		holder := strings.Repeat("h", 300)
+		if m, ok := ParseMessage(RestoredHoldMessage(holder, words)); !ok || len(m.Holder) > 128 {
+			t.Errorf("RestoredHoldMessage(%d-byte holder, %q) = %q does not read back", len(holder), words, RestoredHoldMessage(holder, words))
+		}
 	}
 }

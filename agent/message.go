@@ -193,7 +193,14 @@ func Token(name string) string {
 	return tokenize(name, false)
 }
 
+// maxHolder bounds a holder's id in a restored message, within a token's
+// 256 bytes.
+const maxHolder = 128
+
 func holderToken(name string) string {
+	if len(name) > maxHolder {
+		name = strings.ToValidUTF8(name[:maxHolder], "")
+	}
 	return tokenize(name, true)
 }
 

@@ -23,6 +23,7 @@ var disconnectedByForms = []disconnectedBy{
 	{"Прекинута веза од стране ", "", ""},    // sr
 	{"Frånkopplades av ", "", ""},            // sv_SE
 	{"由 ", " 中斷連線", ""},                      // zh_TW
+	{"被 ", "", "断开连接"},                       // zh_CN (in core until its Chinese files moved to a plugin)
 }
 
 // DisconnectedBy renders a description as Jenkins does in English, for

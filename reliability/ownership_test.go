@@ -233,3 +233,71 @@ func TestHoldDroppedByRestartIsWrittenBack(t *testing.T) {
 	}
 	wantNodeState(t, e, primary, agent.Held)
 }
+
+// On a release that drops holds, `maintenance end` still ends the
+// maintenance: its release is no guess at a node save.
+func TestMaintenanceEndsOnADroppingRelease(t *testing.T) {
+	e := newEnv(t, envOptions{version: "2.541.1"})
+	e.mustPoll()
+	c, err := e.lab.NewClient(testlab.ClientOptions{User: testUser, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res := switchover.Start(ctx, c, e.groups, "kernel upgrade"); res[0].Err != nil {
+		t.Fatalf("start: %+v", res)
+	}
+	pollN(e, 3)
+	if res := switchover.End(ctx, c, e.groups, false); res[0].Err != nil {
+		t.Fatalf("end: %+v", res)
+	}
+	pollN(e, defaultParams.FailbackAfter+2)
+	if n := e.node(primary); n.TemporarilyOffline {
+		t.Errorf("the primary is back in maintenance after maintenance end: %+v", n)
+	}
+	wantPhase(t, e, watcher.PhaseNormal, primary)
+}
+
+// A peer that never saw the hold parks the dropped node as a standby that
+// came online by itself: the hold is written back over its park.
+func TestHoldReparkedByAPeerIsWrittenBack(t *testing.T) {
+	e := newEnv(t, envOptions{version: "2.541.1"})
+	e.mustPoll()
+	if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	e.fake.ReloadCasC()
+	// The peer's park lands before this instance's next poll.
+	if err := e.fake.OperatorOffline(standby1, testUser, agent.ParkMessage(agent.ParkUnexpected)); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	if n := e.node(standby1); n.CauseReason != agent.RestoredHoldMessage("bob", "disk check") {
+		t.Errorf("the peer's park stands over Bob's hold: %+v", n)
+	}
+}
+
+// Where a node save no longer drops holds (2.541.2 and later LTS), a
+// person's release of their own hold stands even on a release that drops
+// them on restart and reload.
+func TestFirstReleaseStandsWhereSavesKeepHolds(t *testing.T) {
+	for _, tc := range []struct {
+		version  string
+		restored bool
+	}{{"2.541.1", true}, {"2.555.1", false}} {
+		e := newEnv(t, envOptions{version: tc.version})
+		e.mustPoll()
+		if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
+			t.Fatal(err)
+		}
+		e.mustPoll()
+		if err := e.fake.OperatorOnline(standby1); err != nil {
+			t.Fatal(err)
+		}
+		e.mustPoll()
+		if got := strings.Contains(e.node(standby1).CauseReason, "hold restored"); got != tc.restored {
+			t.Errorf("%s: written back %t, want %t", tc.version, got, tc.restored)
+		}
+	}
+}

@@ -23,9 +23,14 @@ import (
 //   - the controller restarted since the hold was seen (X-Jenkins-Session), or
 //   - another watched node lost its temporarily-offline mark in the same
 //     poll without a watchdog releasing it (a reload drops them all), or
-//   - the hold is a person's original one: a node save can drop one hold
-//     alone, which looks like a person's release. Releasing the restored
-//     message is then taken as the person's own release.
+//   - the hold is a person's original one and the release also drops a
+//     hold on a node save (#26146, up to 2.541.1 and weekly 2.547): a node
+//     save can drop one hold alone, which looks like a person's release.
+//     Releasing the restored message is then taken as the person's own
+//     release. A maintenance hold is only put back after a restart or a
+//     reload: releasing it is `maintenance end`.
+//   - or a watchdog parked the node again as a standby that came online by
+//     itself (a peer, or one started after the drop, never saw the hold).
 //
 // Anything else, and any release on the other releases, which keep holds,
 // is a person releasing their hold: the node is the watchdog's again. A hold dropped before this watchdog ever saw it (it
@@ -64,6 +69,11 @@ func (w *Watcher) restoreHolds(ctx context.Context, snap agent.Snapshot) {
 		case agent.Classify(n, true) == agent.Held && n.TemporarilyOffline && n.CauseClass == agent.CauseUser:
 			w.holds[name] = holdOf(n, snap.Session)
 		case !known:
+		case !released[name] && reparked(n) && DropsHolds(version):
+			// A watchdog (a peer, or one that started after the drop)
+			// parked it as a standby that came online by itself: the
+			// hold was dropped all the same.
+			w.writeBack(ctx, name, h, snap)
 		case !released[name]:
 			// Still temporarily offline with another message (a person
 			// changed it, or parked it with none): theirs to say.
@@ -78,12 +88,20 @@ func (w *Watcher) restoreHolds(ctx context.Context, snap agent.Snapshot) {
 	clear(w.released)
 }
 
+// reparked: temporarily offline with the watchdog's own park (a
+// standby parked again after it came online by itself).
+func reparked(n agent.NodeInfo) bool {
+	return n.TemporarilyOffline && agent.Own(n).Form == agent.FormPark
+}
+
 func holdOf(n agent.NodeInfo, session string) hold {
 	switch m := agent.Own(n); m.Form {
 	case agent.FormRestoredHold:
 		return hold{holder: m.Holder, message: n.CauseReason, restored: true, session: session}
 	case agent.FormMaintenance:
-		return hold{holder: "maintenance", message: n.CauseReason, session: session}
+		// restored: its release alone is `maintenance end`, never a
+		// guess at a node save; only a restart or a reload puts it back.
+		return hold{holder: "maintenance", message: n.CauseReason, restored: true, session: session}
 	}
 	return hold{holder: agent.Holder(n), message: agent.RestoredHoldMessage(agent.Holder(n), n.CauseReason), session: session}
 }
@@ -100,7 +118,7 @@ func (w *Watcher) droppedByJenkins(name string, h hold, session, version string,
 			return true // a reload: several marks went at once
 		}
 	}
-	return !h.restored
+	return !h.restored && DropsHoldOnSave(version)
 }
 
 // errHoldReleased declines a write-back when the fresh read shows the
@@ -117,7 +135,7 @@ func (w *Watcher) writeBack(ctx context.Context, name string, h hold, snap agent
 		return
 	}
 	ch, err := w.j.Park(ctx, name, h.message, func(n agent.NodeInfo) error {
-		if n.TemporarilyOffline {
+		if n.TemporarilyOffline && !reparked(n) {
 			return errHoldReleased
 		}
 		return nil
@@ -155,6 +173,20 @@ func (w *Watcher) writeBack(ctx context.Context, name string, h hold, snap agent
 	w.holds[name] = h
 	w.m.holdsRestored.WithLabelValues(group, ResultOK).Inc()
 	log.Warn("Jenkins dropped a person's hold (a restart or Configuration-as-Code reload on 2.482 to 2.555.2, or a node save); wrote it back, marked as restored")
+}
+
+// DropsHoldOnSave reports whether a release drops a node's temporary
+// offline cause when its configuration is saved (jenkinsci/jenkins #26146:
+// reported on 2.528.3, fixed in 2.548 and LTS 2.541.2; taken from 2.482,
+// where #26750 begins). There a hold can go alone, looking like a
+// person's release, so a person's original hold is written back once.
+func DropsHoldOnSave(version string) bool {
+	v := versionParts(version)
+	if v == nil {
+		return false
+	}
+	at := func(parts ...int) int { return compareParts(v, parts) }
+	return at(2, 482) >= 0 && at(2, 541, 2) < 0 || at(2, 542) >= 0 && at(2, 548) < 0
 }
 
 // DropsHolds reports whether a Jenkins release drops temporary offline
