@@ -12,6 +12,19 @@ import (
 	"github.com/jenkins-failover-watchdog/jenkins-failover-watchdog/watcher"
 )
 
+// heldEnv is an env on a Jenkins release where a person (bob) holds node
+// with message, seen by a poll.
+func heldEnv(t *testing.T, version, node, message string) *env {
+	t.Helper()
+	e := newEnv(t, envOptions{version: version})
+	e.mustPoll()
+	if err := e.fake.OperatorOffline(node, "bob", message); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll()
+	return e
+}
+
 func pollN(e *env, n int) {
 	e.t.Helper()
 	for range n {
@@ -111,12 +124,7 @@ func TestAmendedMaintenanceStaysOffline(t *testing.T) {
 // reload drops Bob's hold with every other temporary mark: the watchdog
 // writes it back at once, marked restored, and fails over past it.
 func TestDroppedHoldIsWrittenBack(t *testing.T) {
-	e := newEnv(t, envOptions{version: "2.541.1"})
-	e.mustPoll()
-	if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
-		t.Fatal(err)
-	}
-	e.mustPoll()
+	e := heldEnv(t, "2.541.1", standby1, "disk check")
 	e.fake.ReloadCasC()
 	if n := e.node(standby1); n.TemporarilyOffline {
 		t.Fatalf("the reload kept the hold: %+v", n)
@@ -158,12 +166,7 @@ func TestDroppedHoldIsWrittenBack(t *testing.T) {
 
 // On a release that keeps holds, a person releasing one is just that.
 func TestPersonsReleaseStands(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.mustPoll()
-	if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
-		t.Fatal(err)
-	}
-	e.mustPoll()
+	e := heldEnv(t, "", standby1, "disk check")
 	if err := e.fake.OperatorOnline(standby1); err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +220,7 @@ func TestRotatingClaimDoesNotBlockFailover(t *testing.T) {
 // On a release with #26750 a controller restart drops holds of the nodes
 // configured as code: written back.
 func TestHoldDroppedByRestartIsWrittenBack(t *testing.T) {
-	e := newEnv(t, envOptions{version: "2.541.1"})
-	e.mustPoll()
-	if err := e.fake.OperatorOffline(primary, "bob", "kernel panic, do not use"); err != nil {
-		t.Fatal(err)
-	}
-	e.mustPoll()
+	e := heldEnv(t, "2.541.1", primary, "kernel panic, do not use")
 	e.fake.Restart()
 	if n := e.node(primary); n.TemporarilyOffline {
 		t.Fatalf("the restart kept the hold: %+v", n)
@@ -261,12 +259,7 @@ func TestMaintenanceEndsOnADroppingRelease(t *testing.T) {
 // A peer that never saw the hold parks the dropped node as a standby that
 // came online by itself: the hold is written back over its park.
 func TestHoldReparkedByAPeerIsWrittenBack(t *testing.T) {
-	e := newEnv(t, envOptions{version: "2.541.1"})
-	e.mustPoll()
-	if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
-		t.Fatal(err)
-	}
-	e.mustPoll()
+	e := heldEnv(t, "2.541.1", standby1, "disk check")
 	e.fake.ReloadCasC()
 	// The peer's park lands before this instance's next poll.
 	if err := e.fake.OperatorOffline(standby1, testUser, agent.ParkMessage(agent.ParkUnexpected)); err != nil {
@@ -286,12 +279,7 @@ func TestFirstReleaseStandsWhereSavesKeepHolds(t *testing.T) {
 		version  string
 		restored bool
 	}{{"2.541.1", true}, {"2.555.1", false}} {
-		e := newEnv(t, envOptions{version: tc.version})
-		e.mustPoll()
-		if err := e.fake.OperatorOffline(standby1, "bob", "disk check"); err != nil {
-			t.Fatal(err)
-		}
-		e.mustPoll()
+		e := heldEnv(t, tc.version, standby1, "disk check")
 		if err := e.fake.OperatorOnline(standby1); err != nil {
 			t.Fatal(err)
 		}
